@@ -1,0 +1,181 @@
+"""Admission: cluster-level rules that sit after validation and before storage.
+
+Validation (``orchestrator.api.validation``) asks "is this a well-formed object?". Admission asks
+"may this cluster accept it, and what does the cluster add to it?":
+
+* the namespace must exist and must not be terminating;
+* pod security: ``privileged`` containers, ``hostNetwork``, ``hostPID``, ``hostIPC`` and
+  ``hostPath`` volumes give a pod the host, so they are refused (422) unless the cluster was
+  started with ``--allow-privileged`` — for bare pods and for the pod templates of ReplicaSets and
+  Deployments alike, so a bad Deployment fails at ``kubectl apply`` and not silently later;
+* Services get a virtual IP from the service range and NodePorts from 30000–32767 (collisions
+  refused with a clear message); both survive updates that do not mention them.
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from orchestrator.api import errors
+from orchestrator.api.errors import Cause, CauseType
+from orchestrator.api.registry import ResourceKind, kind_for
+
+if TYPE_CHECKING:
+    from orchestrator.apiserver.objects import ObjectAPI
+
+DEFAULT_SERVICE_CIDR = "10.96.0.0/12"
+NODE_PORT_RANGE = range(30000, 32768)
+_PRIVILEGED_HINT = "disallowed by cluster policy (start the cluster with --allow-privileged to permit it)"
+
+
+@dataclass(frozen=True)
+class AdmissionPolicy:
+    allow_privileged: bool = False
+    service_cidr: str = DEFAULT_SERVICE_CIDR
+
+
+def _pod_spec_path(rk: ResourceKind, obj: dict) -> tuple[dict | None, str]:
+    if rk.kind == "Pod":
+        return obj.get("spec"), "spec"
+    if rk.kind in ("ReplicaSet", "Deployment"):
+        return obj.get("spec", {}).get("template", {}).get("spec"), "spec.template.spec"
+    return None, ""
+
+
+def privileged_causes(spec: dict, path: str) -> list[Cause]:
+    """What in a pod spec would hand the pod the host (empty when nothing does)."""
+    causes = []
+    for flag in ("hostNetwork", "hostPID", "hostIPC"):
+        if spec.get(flag):
+            causes.append(Cause(CauseType.FIELD_VALUE_FORBIDDEN, f"{path}.{flag}", f"Forbidden: {_PRIVILEGED_HINT}"))
+    for group in ("initContainers", "containers"):
+        for index, container in enumerate(spec.get(group) or []):
+            if (container.get("securityContext") or {}).get("privileged"):
+                causes.append(Cause(CauseType.FIELD_VALUE_FORBIDDEN,
+                                    f"{path}.{group}[{index}].securityContext.privileged",
+                                    f"Forbidden: {_PRIVILEGED_HINT}"))
+    for index, volume in enumerate(spec.get("volumes") or []):
+        if "hostPath" in volume:
+            causes.append(Cause(CauseType.FIELD_VALUE_FORBIDDEN, f"{path}.volumes[{index}].hostPath",
+                                f"Forbidden: {_PRIVILEGED_HINT}"))
+    return causes
+
+
+class Admission:
+    def __init__(self, policy: AdmissionPolicy | None = None) -> None:
+        self.policy = policy or AdmissionPolicy()
+        self._service_net = ipaddress.ip_network(self.policy.service_cidr)
+
+    def admit_create(self, api: "ObjectAPI", rk: ResourceKind, obj: dict) -> dict:
+        if rk.namespaced:
+            self._check_namespace(api, rk, obj)
+        self._check_pod_security(rk, obj)
+        if rk.kind == "Service":
+            obj = self._allocate_service(api, obj, None)
+        return obj
+
+    def admit_update(self, api: "ObjectAPI", rk: ResourceKind, obj: dict, old: dict) -> dict:
+        if obj.get("spec") != old.get("spec"):
+            self._check_pod_security(rk, obj)
+        if rk.kind == "Service":
+            obj = self._allocate_service(api, obj, old)
+        return obj
+
+    def admit_delete(self, api: "ObjectAPI", rk: ResourceKind, obj: dict) -> None:
+        if rk.kind == "Namespace" and obj["metadata"]["name"] in ("default", "kube-system"):
+            raise errors.forbidden("", "delete", "namespaces", "", "",
+                                   f'this namespace may not be deleted: {obj["metadata"]["name"]}')
+
+    # -- rules -----------------------------------------------------------------------------
+
+    def _check_namespace(self, api: "ObjectAPI", rk: ResourceKind, obj: dict) -> None:
+        namespace = obj["metadata"]["namespace"]
+        ns = api.get(kind_for("v1", "Namespace"), None, namespace)
+        if ns["metadata"].get("deletionTimestamp"):
+            raise errors.ApiError(
+                f'{rk.plural} "{obj["metadata"]["name"]}" is forbidden: unable to create new content in '
+                f"namespace {namespace} because it is being terminated",
+                errors.StatusReason.FORBIDDEN, 403, name=obj["metadata"]["name"], kind=rk.plural)
+
+    def _check_pod_security(self, rk: ResourceKind, obj: dict) -> None:
+        if self.policy.allow_privileged:
+            return
+        spec, path = _pod_spec_path(rk, obj)
+        if spec and (causes := privileged_causes(spec, path)):
+            raise errors.invalid(rk.kind, rk.group, obj["metadata"].get("name", ""), causes)
+
+    # -- services --------------------------------------------------------------------------
+
+    def _allocate_service(self, api: "ObjectAPI", obj: dict, old: dict | None) -> dict:
+        obj = copy.deepcopy(obj)
+        spec = obj.setdefault("spec", {})
+        old_spec = (old or {}).get("spec", {})
+        service_type = spec.get("type", "ClusterIP")
+        others = [
+            svc for svc in api.list(kind_for("v1", "Service"), None)[0]
+            if svc["metadata"]["uid"] != obj["metadata"]["uid"]
+        ]
+        if service_type == "ExternalName":
+            spec.pop("clusterIP", None)
+            spec.pop("clusterIPs", None)
+        elif spec.get("clusterIP") != "None":
+            spec["clusterIP"] = self._cluster_ip(spec.get("clusterIP") or old_spec.get("clusterIP"), others, obj)
+            spec["clusterIPs"] = [spec["clusterIP"]]
+        if service_type in ("NodePort", "LoadBalancer"):
+            self._node_ports(spec, old_spec, others, obj)
+        else:
+            for port in spec.get("ports") or []:
+                port.pop("nodePort", None)
+        return obj
+
+    def _cluster_ip(self, wanted: str | None, others: list[dict], obj: dict) -> str:
+        taken = {svc.get("spec", {}).get("clusterIP") for svc in others}
+        if wanted:
+            try:
+                address = ipaddress.ip_address(wanted)
+            except ValueError:
+                address = None
+            if address is None or address not in self._service_net:
+                raise self._invalid(obj, "spec.clusterIP", wanted,
+                                    f"provided IP is not in the valid range. The range of valid IPs is {self._service_net}")
+            if wanted in taken:
+                raise self._invalid(obj, "spec.clusterIP", wanted,
+                                    "provided IP is already allocated")
+            return wanted
+        hosts = self._service_net.num_addresses - 2
+        # The first address belongs to the `kubernetes` service, as in Kubernetes.
+        for _ in range(64):
+            candidate = str(self._service_net.network_address + random.randint(2, hosts))
+            if candidate not in taken:
+                return candidate
+        raise errors.internal("the service IP range is full; delete unused services")
+
+    def _node_ports(self, spec: dict, old_spec: dict, others: list[dict], obj: dict) -> None:
+        taken = {
+            port.get("nodePort")
+            for svc in others for port in svc.get("spec", {}).get("ports") or [] if port.get("nodePort")
+        }
+        previous = {port.get("port"): port.get("nodePort") for port in old_spec.get("ports") or []}
+        for index, port in enumerate(spec.get("ports") or []):
+            wanted = port.get("nodePort") or previous.get(port.get("port"))
+            if wanted:
+                if wanted in taken:
+                    raise self._invalid(obj, f"spec.ports[{index}].nodePort", wanted,
+                                        "provided port is already allocated")
+                port["nodePort"] = wanted
+            else:
+                free = [p for p in NODE_PORT_RANGE if p not in taken]
+                if not free:
+                    raise errors.internal("no free NodePort left in 30000-32767; delete unused services")
+                port["nodePort"] = random.choice(free)
+            taken.add(port["nodePort"])
+
+    @staticmethod
+    def _invalid(obj: dict, field: str, value, message: str) -> errors.ApiError:
+        shown = f'"{value}"' if isinstance(value, str) else value
+        cause = Cause(CauseType.FIELD_VALUE_INVALID, field, f"Invalid value: {shown}: {message}")
+        return errors.invalid("Service", "", obj["metadata"].get("name", ""), [cause])

@@ -1,0 +1,129 @@
+"""The ASGI application: one dispatcher in front of discovery, OpenAPI, health and resources.
+
+Every request passes the same gate, in this order: body size (413 over the limit, before
+anything is parsed), authentication (401), then routing. Errors of any layer are
+:class:`~orchestrator.api.errors.ApiError` and leave as ``metav1.Status`` JSON; an unexpected
+exception becomes a 500 Status and is logged with its traceback, never a bare HTML page.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from orchestrator.api import errors
+from orchestrator.apiserver import discovery, openapi
+from orchestrator.apiserver.auth import PUBLIC_PATHS, bearer_token
+from orchestrator.apiserver.handlers import ResourceHandlers, json_response
+from orchestrator.apiserver.metrics import Metrics
+from orchestrator.apiserver.routing import parse_resource_path
+from orchestrator.cluster.identity import Identity
+
+log = logging.getLogger("dockyard.apiserver")
+
+#: Kubernetes' own limit on request bodies
+MAX_BODY_BYTES = 3 * 1024 * 1024
+
+Authenticator = Callable[[str], Identity | None]
+
+
+class ApiServerApp:
+    def __init__(self, handlers: ResourceHandlers, authenticate: Authenticator, *,
+                 ready: Callable[[], bool] = lambda: True) -> None:
+        self.handlers = handlers
+        self.authenticate = authenticate
+        self.ready = ready
+        self.metrics = Metrics()
+        methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+        self.asgi = Starlette(routes=[Route("/{path:path}", self.dispatch, methods=methods)])
+
+    async def dispatch(self, request: Request) -> Response:
+        started = time.perf_counter()
+        resource = "nonresource"
+        try:
+            await self._read_body(request)
+            path = request.url.path.rstrip("/") or "/"
+            if path not in PUBLIC_PATHS:
+                identity = self.authenticate(bearer_token(request.headers.get("authorization")) or "")
+                if identity is None:
+                    raise errors.unauthorized()
+                request.state.identity = identity
+            response, resource = await self._route(request, path)
+        except errors.ApiError as error:
+            response = json_response(error.to_status(), error.code)
+        except Exception:  # noqa: BLE001 - the edge: report, never leak a traceback page
+            log.exception("internal error serving %s %s", request.method, request.url.path)
+            error = errors.internal("an internal error occurred; see the server log for details")
+            response = json_response(error.to_status(), error.code)
+        self.metrics.observe(request.method, resource, response.status_code, time.perf_counter() - started)
+        return response
+
+    @staticmethod
+    async def _read_body(request: Request) -> None:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            raise errors.too_large(MAX_BODY_BYTES)
+        if request.method in ("GET", "HEAD"):
+            return
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise errors.too_large(MAX_BODY_BYTES)
+            chunks.append(chunk)
+        request._body = b"".join(chunks)  # starlette's cache: later request.body() calls read this
+
+    async def _route(self, request: Request, path: str) -> tuple[Response, str]:
+        if path in ("/healthz", "/livez"):
+            return PlainTextResponse("ok"), "nonresource"
+        if path == "/readyz":
+            return (PlainTextResponse("ok") if self.ready() else PlainTextResponse("not ready", 503)), "nonresource"
+        if path == "/version":
+            return json_response(discovery.version_info()), "nonresource"
+        if path == "/metrics":
+            hub = self.handlers.hub
+            text = self.metrics.render(watchers=len(hub.watches), revision=self.handlers.api.store.revision())
+            return PlainTextResponse(text, media_type="text/plain; version=0.0.4"), "nonresource"
+        if path == "/openapi/v3":
+            return json_response(openapi.root_document()), "nonresource"
+        if path.startswith("/openapi/v3/"):
+            return _found(openapi.document_for(path.removeprefix("/openapi/v3/"))), "nonresource"
+        segments = [s for s in path.split("/") if s]
+        if segments[:1] == ["api"]:
+            if len(segments) == 1:
+                return json_response(discovery.api_versions()), "nonresource"
+            return await self._group_version(request, "", segments[1], segments[2:])
+        if segments[:1] == ["apis"]:
+            if len(segments) == 1:
+                return json_response(discovery.api_group_list()), "nonresource"
+            if len(segments) == 2:
+                return _found(discovery.api_group(segments[1])), "nonresource"
+            return await self._group_version(request, segments[1], segments[2], segments[3:])
+        raise _not_found()
+
+    async def _group_version(self, request: Request, group: str, version: str,
+                             rest: list[str]) -> tuple[Response, str]:
+        api_version = f"{group}/{version}" if group else version
+        if not rest:
+            return _found(discovery.api_resource_list(api_version)), "nonresource"
+        target = parse_resource_path(group, version, rest)
+        if target is None:
+            raise _not_found()
+        return await self.handlers.handle(request, target), target.rk.plural
+
+
+def _not_found() -> errors.ApiError:
+    return errors.ApiError("the server could not find the requested resource", errors.StatusReason.NOT_FOUND, 404)
+
+
+def _found(document: dict | None) -> Response:
+    if document is None:
+        raise _not_found()
+    return json_response(document)
+

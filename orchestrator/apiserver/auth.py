@@ -1,0 +1,129 @@
+"""Who is calling (bearer tokens) and what they may do (admin vs node agents).
+
+Authentication: every request but the public health and version endpoints carries
+``Authorization: Bearer <token>``; the token book (``orchestrator.cluster.tokens``) maps it to an
+identity. No or unknown token: 401.
+
+Authorization follows the shape of Kubernetes' Node authorizer, simplified:
+
+* ``system:masters`` (the admin kubeconfig) may do everything;
+* a node agent (``system:node:<name>``) may read and write *its own* Node; read, update the
+  status of, and finally delete pods bound to it, and list/watch pods only with
+  ``fieldSelector=spec.nodeName=<name>``; create and update Events anywhere; read Services,
+  Endpoints and EndpointSlices (it runs the service proxy) and Namespaces; read the ConfigMaps
+  and Secrets that its pods reference. Anything else is 403 with Kubernetes' wording.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from orchestrator.api import errors
+from orchestrator.api.registry import ResourceKind, kind_for
+from orchestrator.apiserver.objects import ListOptions, ObjectAPI
+from orchestrator.cluster.identity import Identity
+
+#: paths anyone may read without a token, as Kubernetes' system:public-info-viewer role allows
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/livez", "/version"})
+
+
+class Verb(str, Enum):
+    GET = "get"
+    LIST = "list"
+    WATCH = "watch"
+    CREATE = "create"
+    UPDATE = "update"
+    PATCH = "patch"
+    DELETE = "delete"
+    DELETE_COLLECTION = "deletecollection"
+
+
+READ_VERBS = frozenset({Verb.GET, Verb.LIST, Verb.WATCH})
+
+
+@dataclass(frozen=True)
+class Attributes:
+    verb: Verb
+    rk: ResourceKind
+    namespace: str | None
+    name: str | None
+    subresource: str | None
+    options: ListOptions | None = None
+
+
+def bearer_token(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def authorize(identity: Identity, attrs: Attributes, api: ObjectAPI) -> None:
+    if identity.is_admin:
+        return
+    if identity.is_node and identity.node_name and _node_may(identity.node_name, attrs, api):
+        return
+    resource = attrs.rk.plural + (f"/{attrs.subresource}" if attrs.subresource else "")
+    raise errors.forbidden(identity.user, attrs.verb.value, resource, attrs.rk.group, attrs.namespace or "")
+
+
+def _node_may(node: str, attrs: Attributes, api: ObjectAPI) -> bool:
+    kind, verb = attrs.rk.kind, attrs.verb
+    if kind == "Node":
+        return verb in READ_VERBS or (attrs.name == node and verb in (Verb.CREATE, Verb.UPDATE, Verb.PATCH)) \
+            or (verb is Verb.CREATE and attrs.name is None)
+    if kind == "Pod":
+        if verb in (Verb.LIST, Verb.WATCH):
+            return attrs.options is not None and attrs.options.field_selector.exact("spec.nodeName") == node
+        if verb in (Verb.GET, Verb.UPDATE, Verb.PATCH, Verb.DELETE):
+            if attrs.subresource not in (None, "status", "log"):
+                return False
+            return _bound_to(api, attrs, node)
+        return False
+    if kind == "Event":
+        return verb in (Verb.CREATE, Verb.UPDATE, Verb.PATCH, Verb.GET)
+    if kind in ("Service", "Endpoints", "EndpointSlice", "Namespace"):
+        return verb in READ_VERBS
+    if kind in ("ConfigMap", "Secret"):
+        return verb is Verb.GET and _referenced_by_a_pod_on(api, node, kind, attrs.namespace, attrs.name)
+    return False
+
+
+def _bound_to(api: ObjectAPI, attrs: Attributes, node: str) -> bool:
+    try:
+        pod = api.get(attrs.rk, attrs.namespace, attrs.name or "")
+    except errors.ApiError:
+        return False
+    return pod.get("spec", {}).get("nodeName") == node
+
+
+def _referenced_by_a_pod_on(api: ObjectAPI, node: str, kind: str, namespace: str | None, name: str | None) -> bool:
+    pods, _, _ = api.list(kind_for("v1", "Pod"), namespace)
+    return any(
+        pod.get("spec", {}).get("nodeName") == node and (kind, name) in _references(pod.get("spec", {}))
+        for pod in pods
+    )
+
+
+def _references(spec: dict) -> set[tuple[str, str]]:
+    """The (kind, name) of every ConfigMap and Secret a pod spec reads."""
+    found: set[tuple[str, str]] = set()
+    for volume in spec.get("volumes") or []:
+        if "configMap" in volume:
+            found.add(("ConfigMap", volume["configMap"].get("name", "")))
+        if "secret" in volume:
+            found.add(("Secret", volume["secret"].get("secretName", "")))
+    for container in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+        for env in container.get("env") or []:
+            source = env.get("valueFrom") or {}
+            if "configMapKeyRef" in source:
+                found.add(("ConfigMap", source["configMapKeyRef"].get("name", "")))
+            if "secretKeyRef" in source:
+                found.add(("Secret", source["secretKeyRef"].get("name", "")))
+        for env_from in container.get("envFrom") or []:
+            if "configMapRef" in env_from:
+                found.add(("ConfigMap", env_from["configMapRef"].get("name", "")))
+            if "secretRef" in env_from:
+                found.add(("Secret", env_from["secretRef"].get("name", "")))
+    return found

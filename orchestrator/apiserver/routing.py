@@ -1,0 +1,46 @@
+"""Kubernetes URL paths to the object they name.
+
+``/api/v1/namespaces/{ns}/pods/{name}/log`` and friends are parsed by hand rather than with one
+route per shape, because the same prefix means different things: ``/api/v1/namespaces/x`` is a
+Namespace object while ``/api/v1/namespaces/x/pods`` is a collection inside it, and
+``/api/v1/namespaces/x/status`` is the Namespace's status subresource.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from orchestrator.api import errors
+from orchestrator.api.registry import ResourceKind, resource_for
+
+
+@dataclass(frozen=True)
+class Target:
+    rk: ResourceKind
+    namespace: str | None
+    name: str | None
+    subresource: str | None
+
+    @property
+    def is_collection(self) -> bool:
+        return self.name is None
+
+
+def parse_resource_path(group: str, version: str, segments: list[str]) -> Target | None:
+    """``segments`` is what follows ``/api/v1`` or ``/apis/<group>/<version>``; None if not a resource."""
+    namespace = None
+    if len(segments) >= 3 and segments[0] == "namespaces" and resource_for(group, version, segments[2]):
+        namespace, segments = segments[1], segments[2:]
+    if not segments or len(segments) > 3:
+        return None
+    rk = resource_for(group, version, segments[0])
+    if rk is None:
+        return None
+    if namespace is not None and not rk.namespaced:
+        return None
+    name = segments[1] if len(segments) > 1 else None
+    subresource = segments[2] if len(segments) > 2 else None
+    if subresource is not None and subresource not in rk.subresources:
+        raise errors.ApiError(f'the server could not find the requested resource ({rk.plural}/{subresource})',
+                              errors.StatusReason.NOT_FOUND, 404)
+    return Target(rk, namespace, name, subresource)

@@ -1,0 +1,1 @@
+"""Controllers: level-triggered loops that move the cluster towards what its objects ask for."""

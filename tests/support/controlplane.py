@@ -1,0 +1,81 @@
+"""A real ``dockyard server`` process on a temporary state dir, for integration and e2e tests.
+
+The server runs exactly as users run it (a subprocess of the ``dockyard`` entry point), on a free
+loopback port, and is killed at teardown even when the test failed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from orchestrator.cluster.kubeconfig import read_kubeconfig
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class ControlPlaneProcess:
+    state_dir: Path
+    port: int
+    extra_args: list[str] = field(default_factory=list)
+    process: subprocess.Popen | None = None
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.state_dir / "kubeconfig"
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> "ControlPlaneProcess":
+        log = open(self.state_dir.parent / f"server-{self.port}.log", "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "orchestrator.cli.main", "server", "--state-dir", str(self.state_dir),
+             "--listen", f"127.0.0.1:{self.port}", *self.extra_args],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"dockyard server exited with {self.process.returncode}; see {log.name}")
+            try:
+                if self.kubeconfig.exists() and self.client().get("/readyz").status_code == 200:
+                    return self
+            except (httpx.HTTPError, OSError, ValueError):
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"dockyard server did not become ready in {timeout}s; see {log.name}")
+
+    def token(self) -> str:
+        return read_kubeconfig(self.kubeconfig)["token"]
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cadata=read_kubeconfig(self.kubeconfig)["ca_pem"])
+
+    def client(self, token: str | None = None, **kwargs) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token or self.token()}"} if token != "" else {}
+        return httpx.Client(base_url=self.url, verify=self.ssl_context(), headers=headers, timeout=30, **kwargs)
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.kill(signal.SIGTERM)
