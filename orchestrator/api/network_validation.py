@@ -17,7 +17,7 @@ from orchestrator.api.core import CLUSTER_IP_NONE, MAX_CLIENT_IP_AFFINITY_SECOND
 from orchestrator.api.errors import Cause
 from orchestrator.api.field import GoLiteral, Path
 from orchestrator.api.meta_validation import validate_labels
-from orchestrator.api.container_validation import PROTOCOLS, port_num_or_name
+from orchestrator.api.container_validation import IP_ERROR, PROTOCOLS, port_num_or_name
 
 SERVICE_TYPES = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
 SESSION_AFFINITIES = ("ClientIP", "None")
@@ -129,7 +129,7 @@ def validate_service(obj: dict, old: dict | None) -> list[Cause]:
     cluster_ip = spec.get("clusterIP") or ""
     if cluster_ip and cluster_ip != CLUSTER_IP_NONE and not _is_ip(cluster_ip):
         causes.append(fld.invalid(path.child("clusterIPs").index(0), cluster_ip,
-                                  "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))
+                                  IP_ERROR))
     for i, family in enumerate(spec.get("ipFamilies") or []):
         if family not in IP_FAMILIES:
             causes.append(fld.not_supported(path.child("ipFamilies").index(i), family, IP_FAMILIES))
@@ -138,7 +138,7 @@ def validate_service(obj: dict, old: dict | None) -> list[Cause]:
     for i, ip in enumerate(spec.get("externalIPs") or []):
         if not _is_ip(ip):
             causes.append(fld.invalid(path.child("externalIPs").index(i), ip,
-                                      "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))
+                                      IP_ERROR))
     if not service_type:
         causes.append(fld.required(path.child("type")))
     elif service_type not in SERVICE_TYPES:
@@ -199,7 +199,7 @@ def validate_endpoints(obj: dict) -> list[Cause]:
                 ip = address.get("ip") or ""
                 if not _is_ip(ip):
                     causes.append(fld.invalid(subset_path.child(group).index(j).child("ip"), ip,
-                                              "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))
+                                              IP_ERROR))
         ports = subset.get("ports") or []
         for j, port in enumerate(ports):
             port_path = subset_path.child("ports").index(j)

@@ -164,7 +164,7 @@ def validate_pod_spec(spec: dict, path: Path, *, is_pod: bool) -> list[Cause]:
         for group in ("containers", "initContainers"):
             for i, container in enumerate(spec.get(group) or []):
                 for j, port in enumerate(container.get("ports") or []):
-                    if port.get("hostPort") != port.get("containerPort"):
+                    if port.get("hostPort") and port["hostPort"] != port.get("containerPort"):
                         causes.append(fld.invalid(path.child(group).index(i).child("ports").index(j).child("containerPort"),
                                                   port.get("containerPort"), "must match `hostPort` when `hostNetwork` is true"))
     causes += validate_tolerations(spec.get("tolerations"), path.child("tolerations"))

@@ -32,7 +32,7 @@ from typing import Callable
 
 from orchestrator.api import errors
 from orchestrator.api.decode import decode
-from orchestrator.api.defaults import apply_defaults
+from orchestrator.api.defaults import apply_defaults, prepare_for_update
 from orchestrator.api.patch import PatchError, json_merge_patch, json_patch, strategic_merge_patch
 from orchestrator.api.registry import ResourceKind, kind_for
 from orchestrator.api.selectors import FieldSelector, LabelSelector
@@ -180,6 +180,7 @@ class ObjectAPI:
         obj = apply_defaults(rk, obj)
         validate(rk, obj, None)
         obj = self.admission.admit_create(self, rk, obj)
+        _set_initial_status(rk, obj)
         if dry_run:
             return Written(obj, warnings, created=True)
         try:
@@ -208,7 +209,7 @@ class ObjectAPI:
         """Turn ``new`` (as the client sent it) into the next stored version of ``old``."""
         name = old["metadata"]["name"]
         merged = self._merge_for_subresource(rk, old, new, subresource)
-        merged = apply_defaults(rk, merged)
+        merged = apply_defaults(rk, prepare_for_update(rk, merged, old))
         validate(rk, merged, old)
         merged = self.admission.admit_update(self, rk, merged, old)
         if merged == old:
@@ -370,6 +371,32 @@ class ObjectAPI:
 
     def kind(self, api_version: str, kind: str) -> ResourceKind:
         return kind_for(api_version, kind)
+
+
+def qos_class(spec: dict) -> str:
+    """Kubernetes' QoS class: Guaranteed (limits = requests for cpu and memory everywhere),
+    BestEffort (no requests or limits at all) or Burstable (anything in between)."""
+    containers = (spec.get("containers") or []) + (spec.get("initContainers") or [])
+    resources = [c.get("resources") or {} for c in containers]
+    if not any(r.get("requests") or r.get("limits") for r in resources):
+        return "BestEffort"
+    for r in resources:
+        limits, requests = r.get("limits") or {}, r.get("requests") or {}
+        for name in ("cpu", "memory"):
+            if name not in limits or str(requests.get(name, limits[name])) != str(limits[name]):
+                return "Burstable"
+    return "Guaranteed"
+
+
+def _set_initial_status(rk: ResourceKind, obj: dict) -> None:
+    """What a new object's status starts as: the server's, never the client's (except Nodes,
+    whose agent reports its own status on registration)."""
+    if rk.kind == "Pod":
+        obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj.get("spec", {}))}
+    elif rk.kind in ("Deployment", "ReplicaSet"):
+        obj["status"] = {}
+    elif rk.kind == "Service":
+        obj["status"] = {"loadBalancer": {}}
 
 
 def _removable(rk: ResourceKind, obj: dict) -> bool:

@@ -67,7 +67,8 @@ def test_reapplying_an_edited_manifest_patches_and_keeps_the_other_container(kub
 
 
 def test_get_yaml_round_trips(kubectl, tmp_path):
-    kubectl("apply", "-f", str(SEEDS / "deployment-nginx.yaml"))
+    # `create`, not `apply`: kubectl replace rewrites an existing last-applied annotation itself
+    kubectl("create", "-f", str(SEEDS / "deployment-nginx.yaml"))
     text = kubectl("get", "deployment", "my-nginx-deployment", "-o", "yaml")
     obj = yaml.safe_load(text)
     assert obj["kind"] == "Deployment" and obj["apiVersion"] == "apps/v1"
