@@ -50,6 +50,20 @@ def json_equal(left: JSONValue, right: JSONValue) -> bool:
 # --- RFC 7386 -------------------------------------------------------------------------------------
 
 
+def json_contains(items: list, value: JSONValue) -> bool:
+    """``value in items`` under JSON equality (so ``True`` is not ``1``)."""
+    return any(json_equal(item, value) for item in items)
+
+
+def json_unique(items: list) -> list:
+    """``items`` without JSON-equal repeats, first occurrence kept (set-like lists)."""
+    unique: list = []
+    for item in items:
+        if not json_contains(unique, item):
+            unique.append(item)
+    return unique
+
+
 def json_merge_patch(original: JSONValue, patch: JSONValue) -> JSONValue:
     """Apply an RFC 7386 JSON merge patch: objects merge recursively, ``null`` deletes a member and
     any other value (arrays included) replaces the target wholesale."""

@@ -38,7 +38,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from orchestrator.api.patch import JSONValue, PatchError, json_equal
+from orchestrator.api.patch import JSONValue, PatchError, json_contains, json_equal, json_unique
 from orchestrator.api.patch_strategic import MERGE_KEYS, SET, Path
 
 _SET_ORDER = "$setElementOrder/"
@@ -154,8 +154,8 @@ def _diff_keyed_list(
         if changes := _diff_map(old, element, live, schema, path + ("*",)):
             elements.append({key: value, **changes})
     live_values = _key_values(current, key)
-    for value in _dedupe(_key_values(original, key)):
-        if not _contains(wanted, value) and _contains(live_values, value):
+    for value in json_unique(_key_values(original, key)):
+        if not json_contains(wanted, value) and json_contains(live_values, value):
             elements.append({key: value, "$patch": "delete"})
     patch: dict = {}
     if elements or not _same_relative_order(wanted, live_values):
@@ -169,12 +169,12 @@ def _diff_set(field: str, original: list, modified: list, current: list, path: P
     """Diff of a list of scalars merged as a set (``finalizers``)."""
     if any(isinstance(item, (dict, list)) for item in original + modified + current):
         raise PatchError(f"three-way patch: {_where(path)}: a set-like list must hold scalars")
-    additions = _dedupe([value for value in modified if not _contains(current, value)])
-    removed = [value for value in original if not _contains(modified, value)]
-    deletions = _dedupe([value for value in removed if _contains(current, value)])
+    additions = json_unique([value for value in modified if not json_contains(current, value)])
+    removed = [value for value in original if not json_contains(modified, value)]
+    deletions = json_unique([value for value in removed if json_contains(current, value)])
     patch: dict = {}
     if additions or deletions or not _same_relative_order(modified, current):
-        patch[_SET_ORDER + field] = _dedupe(modified)
+        patch[_SET_ORDER + field] = json_unique(modified)
     if additions:
         patch[field] = additions
     if deletions:
@@ -188,8 +188,8 @@ def _same_relative_order(wanted: list, live: list) -> bool:
     If they do, ``$setElementOrder`` would leave the live list as it is — server-only elements
     keep their places — so sending it would only make an unchanged apply look like a change.
     """
-    shared_wanted = [value for value in _dedupe(wanted) if _contains(live, value)]
-    shared_live = [value for value in _dedupe(live) if _contains(wanted, value)]
+    shared_wanted = [value for value in json_unique(wanted) if json_contains(live, value)]
+    shared_live = [value for value in json_unique(live) if json_contains(wanted, value)]
     return json_equal(shared_wanted, shared_live)
 
 
@@ -211,18 +211,6 @@ def _find(items: list, key: str, value: JSONValue) -> dict | None:
     # The first match, as the server merges into the first element carrying the key.
     matches = (item for item in items if isinstance(item, dict) and key in item)
     return next((item for item in matches if json_equal(item[key], value)), None)
-
-
-def _dedupe(items: list) -> list:
-    unique: list = []
-    for item in items:
-        if not _contains(unique, item):
-            unique.append(item)
-    return unique
-
-
-def _contains(items: list, value: JSONValue) -> bool:
-    return any(json_equal(item, value) for item in items)
 
 
 def _where(path: Path) -> str:

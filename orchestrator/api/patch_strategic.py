@@ -30,7 +30,7 @@ import copy
 import json
 from typing import Any
 
-from orchestrator.api.patch import JSONValue, PatchError, json_equal
+from orchestrator.api.patch import JSONValue, PatchError, json_contains, json_equal, json_unique
 
 Path = tuple[str, ...]
 Table = dict[Path, str]  # one kind's slice of MERGE_KEYS
@@ -205,7 +205,7 @@ def _merge_list(original: list, patch: list, table: Table, path: Path) -> list:
     if _element_kind(original + patch, path) == "scalar":
         if strategy is not SET:
             raise _error(path, f"elements must be objects with the merge key {strategy!r}")
-        merged = _dedupe(original + patch)
+        merged = json_unique(original + patch)
         return _normalize(merged, patch, original, None)
     if strategy is SET:
         raise _error(path, "cannot merge a list of objects that has no merge key")
@@ -314,7 +314,7 @@ def _rank(order: list, item: JSONValue, key: str | None) -> int:
 def _delete_from_primitive_list(result: dict, field: str, values: list) -> None:
     current = result.get(field)
     if isinstance(current, list):
-        result[field] = [item for item in current if not _contains(values, item)]
+        result[field] = [item for item in current if not json_contains(values, item)]
 
 
 # --- small helpers --------------------------------------------------------------------------------
@@ -345,18 +345,6 @@ def _has_key(item: JSONValue, key: str, value: JSONValue) -> bool:
 
 def _matches(candidate: JSONValue, value: JSONValue, key: str | None) -> bool:
     return json_equal(candidate, value) if key is None else _has_key(candidate, key, value)
-
-
-def _dedupe(items: list) -> list:
-    unique: list = []
-    for item in items:
-        if not _contains(unique, item):
-            unique.append(item)
-    return unique
-
-
-def _contains(items: list, value: JSONValue) -> bool:
-    return any(json_equal(item, value) for item in items)
 
 
 def _error(path: Path, message: str) -> PatchError:

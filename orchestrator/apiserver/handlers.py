@@ -12,7 +12,7 @@ import json
 from datetime import datetime, timezone
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from orchestrator.api import errors
 from orchestrator.apiserver.auth import Attributes, Verb, authorize

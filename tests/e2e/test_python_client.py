@@ -96,3 +96,16 @@ def test_create_without_kind_and_content_type_is_inferred(k8s):
     with pytest.raises(client.ApiException) as error:
         core.create_namespaced_config_map("default", body)
     assert error.value.status == 409
+
+
+def test_pagination_and_delete_collection(k8s):
+    core = client.CoreV1Api(k8s)
+    for index in range(5):
+        core.create_namespaced_config_map("default", {"metadata": {"name": f"cm-{index}", "labels": {"batch": "x"}}})
+    first = core.list_namespaced_config_map("default", limit=2, label_selector="batch=x")
+    assert [c.metadata.name for c in first.items] == ["cm-0", "cm-1"] and first.metadata._continue
+    rest = core.list_namespaced_config_map("default", limit=10, label_selector="batch=x",
+                                           _continue=first.metadata._continue)
+    assert [c.metadata.name for c in rest.items] == ["cm-2", "cm-3", "cm-4"] and not rest.metadata._continue
+    core.delete_collection_namespaced_config_map("default", label_selector="batch=x")
+    assert core.list_namespaced_config_map("default", label_selector="batch=x").items == []
