@@ -34,7 +34,7 @@ from orchestrator.api import errors
 from orchestrator.api.decode import decode
 from orchestrator.api.defaults import apply_defaults, prepare_for_update
 from orchestrator.api.patch import PatchError, json_merge_patch, json_patch, strategic_merge_patch
-from orchestrator.api.registry import ResourceKind, kind_for
+from orchestrator.api.registry import ResourceKind
 from orchestrator.api.selectors import FieldSelector, LabelSelector
 from orchestrator.api.validation import validate
 from orchestrator.apiserver.admission import Admission
@@ -98,7 +98,6 @@ class Written:
 
     object: dict
     warnings: list[str] = field(default_factory=list)
-    created: bool = False
 
 
 def store_key(rk: ResourceKind, namespace: str | None, name: str) -> Key:
@@ -182,12 +181,12 @@ class ObjectAPI:
         obj = self.admission.admit_create(self, rk, obj)
         _set_initial_status(rk, obj)
         if dry_run:
-            return Written(obj, warnings, created=True)
+            return Written(obj, warnings)
         try:
             stored = self.store.create(store_key(rk, namespace, meta["name"]), obj)
         except KeyExists:
             raise errors.already_exists(rk.plural, rk.group, meta["name"]) from None
-        return Written(stored, warnings, created=True)
+        return Written(stored, warnings)
 
     # -- update ----------------------------------------------------------------------------
 
@@ -366,11 +365,6 @@ class ObjectAPI:
             raise errors.conflict(rk.plural, rk.group, name,
                                   f"waiting for finalizers {obj['metadata']['finalizers']}")
         return self._remove(rk, obj)
-
-    # -- conveniences for in-process callers ----------------------------------------------
-
-    def kind(self, api_version: str, kind: str) -> ResourceKind:
-        return kind_for(api_version, kind)
 
 
 def qos_class(spec: dict) -> str:
