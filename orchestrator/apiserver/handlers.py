@@ -156,6 +156,12 @@ class ResourceHandlers:
         return decode_body(await request.body(), request.headers.get("content-type"), allow_list=allow_list)
 
     @staticmethod
+    async def _optional_body(request: Request) -> dict | None:
+        """DELETE may carry a DeleteOptions body (kubectl sends one) or none at all."""
+        raw = await request.body()
+        return decode_body(raw, request.headers.get("content-type")) if raw.strip() else None
+
+    @staticmethod
     def _written(written: Written, params, status: int = 200) -> Response:
         return json_response(written.object, status, written.warnings if params.warn else None)
 
@@ -199,16 +205,13 @@ class ResourceHandlers:
         return json_response(scale_of(written.object))
 
     async def _delete(self, request: Request, target: Target) -> Response:
-        raw = await request.body()
-        body = decode_body(raw, request.headers.get("content-type")) if raw.strip() else None
-        obj = self.api.delete(target.rk, target.namespace, target.name, delete_options(request.query_params, body))
+        options = delete_options(request.query_params, await self._optional_body(request))
+        obj = self.api.delete(target.rk, target.namespace, target.name, options)
         pending = bool(obj["metadata"].get("deletionTimestamp"))
         return json_response(obj, 202 if pending else 200)
 
     async def _delete_collection(self, request: Request, target: Target, options) -> Response:
-        raw = await request.body()
-        body = decode_body(raw, request.headers.get("content-type")) if raw.strip() else None
-        delete = delete_options(request.query_params, body)
+        delete = delete_options(request.query_params, await self._optional_body(request))
         items, revision, _ = self.api.list(target.rk, target.namespace, options)
         for item in items:
             try:
