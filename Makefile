@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: test unit lint images bench clean
+.PHONY: test unit lint tools images demo bench bench-api bench-pods bench-scheduler bench-services clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,18 +17,49 @@ $(STAMP): pyproject.toml
 images: $(STAMP)
 	$(PY) -m agent.images --install-deps
 
+# A 3-node cluster on this machine with the seed's echo-hostname app, left running (see README).
+demo: $(STAMP) images
+	@docker info >/dev/null 2>&1 || { echo "error: the Docker engine is not reachable (docker info failed); the demo needs it" >&2; exit 1; }
+	./examples/demo.sh
+
+# Tools the tests use besides Python, Docker, kubectl and docker-compose: ruby checks the
+# Vagrantfile's syntax, shellcheck the provisioning script. Installed with apt when missing.
+TOOLS = ruby shellcheck
+tools:
+	@missing=$$(for t in $(TOOLS); do command -v $$t >/dev/null || echo $$t; done); \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "error: the tests need $$missing: run sudo apt-get install -y $$missing" >&2; exit 1; fi; \
+		echo "installing $$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
 lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 
 unit: $(STAMP)
 	$(PY) -m pytest -q tests/unit
 
-test: $(STAMP) lint images
+test: $(STAMP) lint tools images
 	@docker info >/dev/null 2>&1 || { echo "error: the Docker engine is not reachable (docker info failed); dockyard's tests need it" >&2; exit 1; }
 	$(PY) -m pytest -q
 
-bench: $(STAMP)
+bench: bench-api bench-pods bench-scheduler bench-services
+
+bench-api: $(STAMP)
 	$(PY) bench/api.py
+
+# Real containers: needs the Docker engine and the offline images; about 3 minutes.
+bench-pods: $(STAMP) images
+	$(PY) bench/pods.py
+
+# In-process placements/s on 100 simulated nodes, then a 30-replica Deployment on 3 real agents;
+# needs the Docker engine and the offline images; 4–7 minutes.
+bench-scheduler: $(STAMP) images
+	$(PY) bench/scheduler.py
+
+# ClusterIP and NodePort against direct pod traffic, and Ready-to-traffic latency, on 3 real
+# agents; needs the Docker engine, root (iptables) and the offline images; about 2 minutes.
+bench-services: $(STAMP) images
+	$(PY) bench/services.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

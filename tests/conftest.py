@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cluster import ClusterFactory, LocalCluster
 from tests.support.controlplane import ControlPlaneProcess, free_port
 from tests.support.kubectl import Kubectl
 
@@ -33,3 +34,24 @@ def control_plane(tmp_path):
 @pytest.fixture
 def kubectl(control_plane, tmp_path) -> Kubectl:
     return Kubectl(control_plane.kubeconfig, tmp_path / "kube-cache")
+
+
+@pytest.fixture
+def cluster(tmp_path) -> LocalCluster:
+    """A one-node cluster from `dockyard up`, removed with `dockyard down --purge` afterwards."""
+    local = LocalCluster(tmp_path / "cluster", nodes=1)
+    try:
+        yield local.up()
+    finally:
+        local.teardown()
+
+
+@pytest.fixture(scope="module")
+def cluster_factory(tmp_path_factory) -> ClusterFactory:
+    """``cluster_factory(nodes=3)`` stands up a cluster shared by a module's tests; all of them
+    come down when the module is done."""
+    factory = ClusterFactory(tmp_path_factory.mktemp("clusters"))
+    try:
+        yield factory
+    finally:
+        factory.teardown()

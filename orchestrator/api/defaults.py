@@ -16,8 +16,9 @@ value the user gave. Sources, paraphrased rather than copied:
   exactly as ``SetDefaults_Pod`` does (``enableServiceLinks``, requests copied from limits).
 
 Note what is *not* defaulted: apps/v1 does not copy template labels into a Deployment's
-``selector`` or ``metadata.labels`` (only the old extensions/v1beta1 did), and ``tolerations``
-stay as given (dockyard does not run the DefaultTolerationSeconds admission plugin).
+``selector`` or ``metadata.labels`` (only the old extensions/v1beta1 did). The not-ready and
+unreachable tolerations of the DefaultTolerationSeconds plugin are added by admission
+(:mod:`orchestrator.apiserver.admission`), since their window is a server flag.
 """
 
 from __future__ import annotations
@@ -365,7 +366,12 @@ def _node(obj: dict) -> None:
             status[name] = {key: _canonical(value) for key, value in status[name].items()}
     if status.get("capacity") and not status.get("allocatable"):
         status["allocatable"] = dict(status["capacity"])
-    obj.setdefault("spec", {})
+    spec = obj.setdefault("spec", {})
+    # The v1 conversion keeps the two in step: podCIDRs[0] is podCIDR.
+    if spec.get("podCIDR") and not spec.get("podCIDRs"):
+        spec["podCIDRs"] = [spec["podCIDR"]]
+    elif spec.get("podCIDRs") and not spec.get("podCIDR"):
+        spec["podCIDR"] = spec["podCIDRs"][0]
 
 
 def _secret(obj: dict) -> None:

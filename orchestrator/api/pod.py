@@ -55,6 +55,12 @@ class PodConditionType(str, Enum):
     DISRUPTION_TARGET = "DisruptionTarget"
 
 
+class PodConditionReason(str, Enum):
+    """Reasons of a False ``PodScheduled`` condition (what ``kubectl describe pod`` shows)."""
+
+    UNSCHEDULABLE = "Unschedulable"
+
+
 class PodQOSClass(str, Enum):
     GUARANTEED = "Guaranteed"
     BURSTABLE = "Burstable"

@@ -8,7 +8,8 @@ filled (so "Required value" for ``restartPolicy`` only fires when something clea
 
 One deliberate difference, for dockyard's binding flow: a Pod update may set ``spec.nodeName``
 once, from empty to a node. In Kubernetes only the ``binding`` subresource can do that; here the
-API server implements binding as an update, so the rule lives in :func:`validate_pod_update`.
+``binding`` subresource (``orchestrator.apiserver.binding``) is an update of the pod, so the rule
+lives in :func:`validate_pod_update` and a plain update may use it too.
 """
 
 from __future__ import annotations

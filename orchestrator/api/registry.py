@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from orchestrator.api import errors
 from orchestrator.api.apps import Deployment, ReplicaSet
+from orchestrator.api.coordination import Lease
 from orchestrator.api.core import ConfigMap, Endpoints, Event, Namespace, Node, Secret, Service
 from orchestrator.api.discovery import EndpointSlice
 from orchestrator.api.pod import Pod
@@ -64,7 +65,7 @@ KINDS: tuple[ResourceKind, ...] = (
     ResourceKind("Node", "", "v1", "nodes", "node", False, ("no",), (),
                  Node, _STATUS, False),
     ResourceKind("Pod", "", "v1", "pods", "pod", True, ("po",), ("all",),
-                 Pod, frozenset({"status", "log", "binding", "eviction"}), False),
+                 Pod, frozenset({"status", "log", "exec", "binding", "eviction"}), False),
     ResourceKind("ReplicaSet", "apps", "v1", "replicasets", "replicaset", True, ("rs",), ("all",),
                  ReplicaSet, _SCALABLE, True),
     ResourceKind("Deployment", "apps", "v1", "deployments", "deployment", True, ("deploy",), ("all",),
@@ -81,6 +82,8 @@ KINDS: tuple[ResourceKind, ...] = (
                  ConfigMap, _NONE, False),
     ResourceKind("Secret", "", "v1", "secrets", "secret", True, (), (),
                  Secret, _NONE, False),
+    ResourceKind("Lease", "coordination.k8s.io", "v1", "leases", "lease", True, (), (),
+                 Lease, _NONE, False),
 )
 
 _BY_GVK = {(rk.api_version, rk.kind): rk for rk in KINDS}

@@ -196,6 +196,18 @@ def _cidr(value: str, path: Path) -> list[Cause]:
     return []
 
 
+def _lease(obj: dict, old: dict | None) -> list[Cause]:
+    spec, path = obj.get("spec") or {}, Path("spec")
+    causes = []
+    if spec.get("leaseDurationSeconds") is not None and spec["leaseDurationSeconds"] <= 0:
+        causes.append(fld.invalid(path.child("leaseDurationSeconds"), spec["leaseDurationSeconds"],
+                                  "must be greater than 0"))
+    if spec.get("leaseTransitions") is not None and spec["leaseTransitions"] < 0:
+        causes.append(fld.invalid(path.child("leaseTransitions"), spec["leaseTransitions"],
+                                  "must be greater than or equal to 0"))
+    return causes
+
+
 def _node(obj: dict, old: dict | None) -> list[Cause]:
     spec = obj.get("spec") or {}
     path = Path("spec")
@@ -204,6 +216,9 @@ def _node(obj: dict, old: dict | None) -> list[Cause]:
         causes += _cidr(spec["podCIDR"], path.child("podCIDR"))
     for i, cidr in enumerate(spec.get("podCIDRs") or []):
         causes += _cidr(cidr, path.child("podCIDRs").index(i))
+    if spec.get("podCIDR") and spec.get("podCIDRs") and spec["podCIDRs"][0] != spec["podCIDR"]:
+        causes.append(fld.invalid(path.child("podCIDRs").index(0), spec["podCIDRs"][0],
+                                  "must match spec.podCIDR"))
     seen: set[tuple[str, str]] = set()
     for i, taint in enumerate(spec.get("taints") or []):
         taint_path = path.child("taints").index(i)
@@ -323,6 +338,7 @@ _KIND_RULES: dict[str, Callable[[dict, dict | None], list[Cause]]] = {
     "Endpoints": lambda obj, old: validate_endpoints(obj),
     "EndpointSlice": validate_endpoint_slice,
     "Node": _node,
+    "Lease": _lease,
     "Namespace": _namespace,
     "Event": _event,
     "ConfigMap": _config_map,

@@ -8,8 +8,16 @@ Validation (``orchestrator.api.validation``) asks "is this a well-formed object?
   ``hostPath`` volumes give a pod the host, so they are refused (422) unless the cluster was
   started with ``--allow-privileged`` — for bare pods and for the pod templates of ReplicaSets and
   Deployments alike, so a bad Deployment fails at ``kubectl apply`` and not silently later;
-* Services get a virtual IP from the service range and NodePorts from 30000–32767 (collisions
-  refused with a clear message); both survive updates that do not mention them.
+* Services get a virtual IP from the service range (:class:`~orchestrator.api.clusternetwork.ClusterNetwork`)
+  and NodePorts from 30000–32767 (collisions refused with a clear message); both survive updates
+  that do not mention them. Automatic allocation never hands out the range's reserved addresses
+  (the ``kubernetes`` Service's first address and ``kube-dns``'s tenth), which the control plane
+  creates its own Services with; asking for an address explicitly works for any free one;
+* new Pods get Kubernetes' DefaultTolerationSeconds tolerations: ``node.kubernetes.io/not-ready``
+  and ``node.kubernetes.io/unreachable``, ``NoExecute`` for ``tolerationSeconds`` (300 unless the
+  server was started with ``--default-not-ready-toleration-seconds``), unless the pod already
+  tolerates that taint. That window is how long a pod stays on a lost node before the node
+  lifecycle controller evicts it (:mod:`orchestrator.controllers.nodehealth`).
 """
 
 from __future__ import annotations
@@ -17,17 +25,22 @@ from __future__ import annotations
 import copy
 import ipaddress
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from orchestrator.api import errors
+from orchestrator.api.clusternetwork import ClusterNetwork
+from orchestrator.api.core import TaintEffect
 from orchestrator.api.errors import Cause, CauseType
+from orchestrator.api.pod import TolerationOperator
 from orchestrator.api.registry import ResourceKind, kind_for
+from orchestrator.api.taints import WellKnownTaint, is_tolerated, taint
 
 if TYPE_CHECKING:
     from orchestrator.apiserver.objects import ObjectAPI
 
-DEFAULT_SERVICE_CIDR = "10.96.0.0/12"
+#: kube-apiserver's --default-not-ready-toleration-seconds (and --default-unreachable-…)
+DEFAULT_NOT_READY_TOLERATION_SECONDS = 300
 NODE_PORT_RANGE = range(30000, 32768)
 _PRIVILEGED_HINT = "disallowed by cluster policy (start the cluster with --allow-privileged to permit it)"
 
@@ -35,7 +48,8 @@ _PRIVILEGED_HINT = "disallowed by cluster policy (start the cluster with --allow
 @dataclass(frozen=True)
 class AdmissionPolicy:
     allow_privileged: bool = False
-    service_cidr: str = DEFAULT_SERVICE_CIDR
+    network: ClusterNetwork = field(default_factory=ClusterNetwork)
+    default_toleration_seconds: int = DEFAULT_NOT_READY_TOLERATION_SECONDS
 
 
 def _pod_spec_path(rk: ResourceKind, obj: dict) -> tuple[dict | None, str]:
@@ -68,7 +82,7 @@ def privileged_causes(spec: dict, path: str) -> list[Cause]:
 class Admission:
     def __init__(self, policy: AdmissionPolicy | None = None) -> None:
         self.policy = policy or AdmissionPolicy()
-        self._service_net = ipaddress.ip_network(self.policy.service_cidr)
+        self._service_net = self.policy.network.services
 
     def admit_create(self, api: "ObjectAPI", rk: ResourceKind, obj: dict) -> dict:
         if rk.namespaced:
@@ -76,6 +90,8 @@ class Admission:
         self._check_pod_security(rk, obj)
         if rk.kind == "Service":
             obj = self._allocate_service(api, obj, None)
+        if rk.kind == "Pod":
+            obj = self._default_tolerations(obj)
         return obj
 
     def admit_update(self, api: "ObjectAPI", rk: ResourceKind, obj: dict, old: dict) -> dict:
@@ -107,6 +123,20 @@ class Admission:
         spec, path = _pod_spec_path(rk, obj)
         if spec and (causes := privileged_causes(spec, path)):
             raise errors.invalid(rk.kind, rk.group, obj["metadata"].get("name", ""), causes)
+
+    def _default_tolerations(self, pod: dict) -> dict:
+        """DefaultTolerationSeconds: tolerate a lost node for a while, unless the pod says otherwise."""
+        tolerations = list(pod.get("spec", {}).get("tolerations") or [])
+        added = [{"key": key.value, "operator": TolerationOperator.EXISTS.value,
+                  "effect": TaintEffect.NO_EXECUTE.value,
+                  "tolerationSeconds": self.policy.default_toleration_seconds}
+                 for key in (WellKnownTaint.NOT_READY, WellKnownTaint.UNREACHABLE)
+                 if not is_tolerated(taint(key, TaintEffect.NO_EXECUTE), tolerations)]
+        if not added:
+            return pod
+        pod = copy.deepcopy(pod)
+        pod["spec"]["tolerations"] = tolerations + added
+        return pod
 
     # -- services --------------------------------------------------------------------------
 
@@ -146,13 +176,24 @@ class Admission:
                 raise self._invalid(obj, "spec.clusterIP", wanted,
                                     "provided IP is already allocated")
             return wanted
-        hosts = self._service_net.num_addresses - 2
-        # The first address belongs to the `kubernetes` service, as in Kubernetes.
+        return self._free_cluster_ip(taken | self.policy.network.reserved_service_ips)
+
+    def _free_cluster_ip(self, taken: set[str]) -> str:
+        """A random free address of the range, never its network or broadcast address.
+
+        Random probes find one at once in a roomy range; a nearly full one is walked once, so
+        "full" is only ever said of a range that really is."""
+        first, last = 1, self._service_net.num_addresses - 2
+        base = self._service_net.network_address
         for _ in range(64):
-            candidate = str(self._service_net.network_address + random.randint(2, hosts))
+            candidate = str(base + random.randint(first, last))
             if candidate not in taken:
                 return candidate
-        raise errors.internal("the service IP range is full; delete unused services")
+        for offset in range(first, last + 1):
+            if str(base + offset) not in taken:
+                return str(base + offset)
+        raise errors.internal(f"failed to allocate a serviceIP: the service IP range {self._service_net} is full; "
+                              "delete unused services")
 
     def _node_ports(self, spec: dict, old_spec: dict, others: list[dict], obj: dict) -> None:
         taken = {

@@ -1,9 +1,14 @@
 """The ASGI application: one dispatcher in front of discovery, OpenAPI, health and resources.
 
 Every request passes the same gate, in this order: body size (413 over the limit, before
-anything is parsed), authentication (401), then routing. Errors of any layer are
-:class:`~orchestrator.api.errors.ApiError` and leave as ``metav1.Status`` JSON; an unexpected
+anything is parsed), authentication (401; a token-less GET of a public object such as
+``kube-public/cluster-info`` proceeds as ``system:anonymous``), then routing. Errors of any layer
+are :class:`~orchestrator.api.errors.ApiError` and leave as ``metav1.Status`` JSON; an unexpected
 exception becomes a 500 Status and is logged with its traceback, never a bare HTML page.
+Besides the Kubernetes paths there is one of our own, the join exchange
+(:mod:`orchestrator.apiserver.join`). WebSocket requests (``kubectl exec``) pass the same token
+gate, then go to :meth:`ResourceHandlers.exec_socket`; a refusal is the handshake's HTTP answer,
+a ``metav1.Status`` as for any other request.
 """
 
 from __future__ import annotations
@@ -15,15 +20,18 @@ from typing import Callable
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from orchestrator.api import errors
+from orchestrator.api.bootstrap import JOIN_PATH
 from orchestrator.apiserver import discovery, openapi
-from orchestrator.apiserver.auth import PUBLIC_PATHS, bearer_token
+from orchestrator.apiserver.auth import ANONYMOUS_GET_PATHS, PUBLIC_PATHS, bearer_token
 from orchestrator.apiserver.handlers import ResourceHandlers, json_response
+from orchestrator.apiserver.join import JoinEndpoint
 from orchestrator.apiserver.metrics import Metrics
 from orchestrator.apiserver.routing import parse_resource_path
-from orchestrator.cluster.identity import Identity
+from orchestrator.cluster.identity import Identity, anonymous_identity
 
 log = logging.getLogger("dockyard.apiserver")
 
@@ -35,13 +43,15 @@ Authenticator = Callable[[str], Identity | None]
 
 class ApiServerApp:
     def __init__(self, handlers: ResourceHandlers, authenticate: Authenticator, *,
-                 ready: Callable[[], bool] = lambda: True) -> None:
+                 ready: Callable[[], bool] = lambda: True, join: JoinEndpoint | None = None) -> None:
         self.handlers = handlers
         self.authenticate = authenticate
+        self.join = join
         self.ready = ready
         self.metrics = Metrics()
         methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-        self.asgi = Starlette(routes=[Route("/{path:path}", self.dispatch, methods=methods)])
+        self.asgi = Starlette(routes=[Route("/{path:path}", self.dispatch, methods=methods),
+                                      WebSocketRoute("/{path:path}", self.websocket)])
 
     async def dispatch(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -49,8 +59,11 @@ class ApiServerApp:
         try:
             await self._read_body(request)
             path = request.url.path.rstrip("/") or "/"
-            if path not in PUBLIC_PATHS:
-                identity = self.authenticate(bearer_token(request.headers.get("authorization")) or "")
+            token = bearer_token(request.headers.get("authorization"))
+            if token is None and request.method == "GET" and path in ANONYMOUS_GET_PATHS:
+                request.state.identity = anonymous_identity()
+            elif path not in PUBLIC_PATHS:
+                identity = self.authenticate(token or "")
                 if identity is None:
                     raise errors.unauthorized()
                 request.state.identity = identity
@@ -90,6 +103,9 @@ class ApiServerApp:
             hub = self.handlers.hub
             text = self.metrics.render(watchers=len(hub.watches), revision=self.handlers.api.store.revision())
             return PlainTextResponse(text, media_type="text/plain; version=0.0.4"), "nonresource"
+        if path == JOIN_PATH and self.join is not None:
+            token = bearer_token(request.headers.get("authorization")) or ""
+            return await self.join.handle(request, token), "nonresource"
         if path == "/openapi/v3":
             return json_response(openapi.root_document()), "nonresource"
         if path.startswith("/openapi/v3/"):
@@ -106,6 +122,21 @@ class ApiServerApp:
                 return _found(discovery.api_group(segments[1])), "nonresource"
             return await self._group_version(request, segments[1], segments[2], segments[3:])
         raise _not_found()
+
+    async def websocket(self, websocket: WebSocket) -> None:
+        try:
+            identity = self.authenticate(bearer_token(websocket.headers.get("authorization")) or "")
+            if identity is None:
+                raise errors.unauthorized()
+            websocket.state.identity = identity
+            segments = [s for s in websocket.url.path.split("/") if s]
+            target = parse_resource_path("", "v1", segments[2:]) if segments[:2] == ["api", "v1"] else None
+            if target is None:
+                raise _not_found()
+        except errors.ApiError as error:
+            await websocket.send_denial_response(json_response(error.to_status(), error.code))
+            return
+        await self.handlers.exec_socket(websocket, target)
 
     async def _group_version(self, request: Request, group: str, version: str,
                              rest: list[str]) -> tuple[Response, str]:

@@ -2,16 +2,21 @@
 
 Authentication: every request but the public health and version endpoints carries
 ``Authorization: Bearer <token>``; the token book (``orchestrator.cluster.tokens``) maps it to an
-identity. No or unknown token: 401.
+identity. No or unknown token: 401. The one exception is a GET without any token of an object in
+:data:`PUBLIC_OBJECTS` (``kube-public/cluster-info``, see :mod:`orchestrator.api.bootstrap`):
+it proceeds as ``system:anonymous``, which is authorized for exactly those objects (a wrong token
+still gets 401, as in Kubernetes).
 
 Authorization follows the shape of Kubernetes' Node authorizer, simplified:
 
 * ``system:masters`` (the admin kubeconfig) may do everything;
+* everyone, anonymous callers and join tokens included, may GET the :data:`PUBLIC_OBJECTS`;
 * a node agent (``system:node:<name>``) may read and write *its own* Node; read, update the
   status of, and finally delete pods bound to it, and list/watch pods only with
   ``fieldSelector=spec.nodeName=<name>``; create and update Events anywhere; read Services,
   Endpoints and EndpointSlices (it runs the service proxy) and Namespaces; read the ConfigMaps
-  and Secrets that its pods reference. Anything else is 403 with Kubernetes' wording.
+  and Secrets that its pods reference; create and renew its heartbeat Lease in
+  ``kube-node-lease``. Anything else is 403 with Kubernetes' wording.
 """
 
 from __future__ import annotations
@@ -20,12 +25,20 @@ from dataclasses import dataclass
 from enum import Enum
 
 from orchestrator.api import errors
+from orchestrator.api.bootstrap import CLUSTER_INFO_NAME, CLUSTER_INFO_NAMESPACE, CLUSTER_INFO_PATH
+from orchestrator.api.coordination import NODE_LEASE_NAMESPACE
 from orchestrator.api.registry import ResourceKind, kind_for
 from orchestrator.apiserver.objects import ListOptions, ObjectAPI
 from orchestrator.cluster.identity import Identity
 
 #: paths anyone may read without a token, as Kubernetes' system:public-info-viewer role allows
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/livez", "/version"})
+
+#: (kind, namespace, name) of the objects anyone may GET: public by design, like kubeadm's
+#: cluster-info, which a joining machine reads before it has any credentials
+PUBLIC_OBJECTS = frozenset({("ConfigMap", CLUSTER_INFO_NAMESPACE, CLUSTER_INFO_NAME)})
+#: their paths, so the authentication gate can let a token-less GET through to authorization
+ANONYMOUS_GET_PATHS = frozenset({CLUSTER_INFO_PATH})
 
 
 class Verb(str, Enum):
@@ -60,12 +73,17 @@ def bearer_token(header: str | None) -> str | None:
 
 
 def authorize(identity: Identity, attrs: Attributes, api: ObjectAPI) -> None:
-    if identity.is_admin:
+    if identity.is_admin or _public(attrs):
         return
     if identity.is_node and identity.node_name and _node_may(identity.node_name, attrs, api):
         return
     resource = attrs.rk.plural + (f"/{attrs.subresource}" if attrs.subresource else "")
     raise errors.forbidden(identity.user, attrs.verb.value, resource, attrs.rk.group, attrs.namespace or "")
+
+
+def _public(attrs: Attributes) -> bool:
+    return (attrs.verb is Verb.GET and attrs.subresource is None
+            and (attrs.rk.kind, attrs.namespace, attrs.name) in PUBLIC_OBJECTS)
 
 
 def _node_may(node: str, attrs: Attributes, api: ObjectAPI) -> bool:
@@ -83,6 +101,9 @@ def _node_may(node: str, attrs: Attributes, api: ObjectAPI) -> bool:
         return False
     if kind == "Event":
         return verb in (Verb.CREATE, Verb.UPDATE, Verb.PATCH, Verb.GET)
+    if kind == "Lease":  # its own heartbeat Lease, as the kubelet's
+        return attrs.namespace == NODE_LEASE_NAMESPACE and (attrs.name == node or (
+            verb is Verb.CREATE and attrs.name is None)) and verb in (Verb.GET, Verb.CREATE, Verb.UPDATE, Verb.PATCH)
     if kind in ("Service", "Endpoints", "EndpointSlice", "Namespace"):
         return verb in READ_VERBS
     if kind in ("ConfigMap", "Secret"):

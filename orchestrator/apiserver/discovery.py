@@ -4,8 +4,9 @@ kubectl first asks for aggregated discovery (``apidiscovery.k8s.io/v2``) and fal
 classic documents served here: ``/api`` (APIVersions), ``/apis`` (APIGroupList), and one
 APIResourceList per group version, generated from the kind registry so a new kind appears in
 ``kubectl api-resources`` without touching this module. Subresources are listed as
-``pods/status``, ``deployments/scale`` (as ``autoscaling/v1`` Scale) and so on, which is how
-``kubectl scale`` and ``kubectl logs`` find them.
+``pods/status``, ``deployments/scale`` (as ``autoscaling/v1`` Scale), ``pods/eviction`` (as
+``policy/v1`` Eviction) and so on, which is how ``kubectl scale``, ``kubectl logs`` and
+``kubectl drain`` find them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from orchestrator.api.registry import KINDS, ResourceKind
 KUBERNETES_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-dockyard"}
 
 OBJECT_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
-_SUBRESOURCE_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"], "log": ["get"]}
+_SUBRESOURCE_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"], "log": ["get"],
+                      "exec": ["create", "get"], "eviction": ["create"]}
 
 
 def version_info() -> dict:
@@ -83,6 +85,11 @@ def _subresource_entry(rk: ResourceKind, sub: str) -> dict:
         entry.update(group="autoscaling", version="v1", kind="Scale")
     if sub == "log":
         entry["kind"] = "Pod"
+    if sub == "exec":
+        entry["kind"] = "PodExecOptions"
+    if sub == "eviction":
+        # kubectl drain posts Evictions only when discovery names this group and version
+        entry.update(group="policy", version="v1", kind="Eviction")
     return entry
 
 

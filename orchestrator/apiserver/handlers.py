@@ -3,7 +3,8 @@
 One request goes: authenticate (middleware) → parse the path into a :class:`Target` → pick the
 verb from the method → authorize → call :class:`ObjectAPI` → encode (JSON, or a Table when kubectl
 asks for one). Nothing here knows a particular kind except the few subresources (``scale``,
-``log``) that have their own shape.
+``log``, ``exec``, ``binding``, ``eviction``) that have their own shape; logs and exec are
+relayed to the pod's node agent by the hooks :mod:`orchestrator.apiserver.nodeproxy` provides.
 """
 
 from __future__ import annotations
@@ -11,14 +12,18 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response, StreamingResponse
+from starlette.websockets import WebSocket
 
 from orchestrator.api import errors
 from orchestrator.apiserver.auth import Attributes, Verb, authorize
+from orchestrator.apiserver.binding import bind, success_status
+from orchestrator.apiserver.eviction import evict
 from orchestrator.apiserver.negotiation import (
     decode_body, delete_options, encode_continue, list_options, patch_type, wants_table, write_params,
 )
+from orchestrator.apiserver.nodeproxy import plan_exec
 from orchestrator.apiserver.objects import ObjectAPI, PatchType, Written, apply_patch
 from orchestrator.apiserver.routing import Target
 from orchestrator.apiserver.scale import replicas_from_scale, scale_of
@@ -58,16 +63,23 @@ def status_success(rk, name: str, uid: str | None) -> dict:
 
 
 class ResourceHandlers:
-    def __init__(self, api: ObjectAPI, hub: WatchHub, log_streamer=None) -> None:
+    def __init__(self, api: ObjectAPI, hub: WatchHub, log_streamer=None, exec_streamer=None) -> None:
         self.api = api
         self.hub = hub
         self.log_streamer = log_streamer
+        self.exec_streamer = exec_streamer
 
     async def handle(self, request: Request, target: Target) -> Response:
         method = request.method
         query = request.query_params
         if target.subresource == "log":
             return await self._log(request, target)
+        if target.subresource == "exec":
+            return await self._exec(request, target)
+        if target.subresource == "binding":
+            return await self._bind(request, target)
+        if target.subresource == "eviction":
+            return await self._evict(request, target)
         if target.is_collection:
             if method == "GET":
                 options = list_options(query, _field_paths(target.rk.kind))
@@ -104,7 +116,7 @@ class ResourceHandlers:
             return await self._delete(request, target)
         raise errors.method_not_allowed(f"{method} is not supported on {target.rk.plural}")
 
-    def _authorize(self, request: Request, verb: Verb, target: Target, options=None) -> None:
+    def _authorize(self, request: HTTPConnection, verb: Verb, target: Target, options=None) -> None:
         attrs = Attributes(verb, target.rk, target.namespace, target.name, target.subresource, options)
         authorize(request.state.identity, attrs, self.api)
 
@@ -222,6 +234,23 @@ class ResourceHandlers:
         return json_response({"kind": target.rk.list_kind, "apiVersion": target.rk.api_version,
                               "metadata": {"resourceVersion": str(revision)}, "items": items})
 
+    async def _bind(self, request: Request, target: Target) -> Response:
+        """``POST pods/{name}/binding``: how a scheduler assigns a pod to a node (create is its only verb)."""
+        if request.method != "POST":
+            raise errors.method_not_allowed(f"{request.method} is not supported on pods/binding; POST a Binding")
+        self._authorize(request, Verb.CREATE, target)
+        params = write_params(request.query_params)
+        bind(self.api, target.namespace, target.name, await self._body(request), dry_run=params.dry_run)
+        return json_response(success_status(), 201)
+
+    async def _evict(self, request: Request, target: Target) -> Response:
+        """``POST pods/{name}/eviction``: delete the pod as ``kubectl drain`` asks (create is its only verb)."""
+        if request.method != "POST":
+            raise errors.method_not_allowed(f"{request.method} is not supported on pods/eviction; POST an Eviction")
+        self._authorize(request, Verb.CREATE, target)
+        evict(self.api, target.namespace, target.name, await self._body(request))
+        return json_response(success_status(), 201)
+
     # -- logs ------------------------------------------------------------------------------
 
     async def _log(self, request: Request, target: Target) -> Response:
@@ -234,3 +263,31 @@ class ResourceHandlers:
                 f'pod "{target.name}" is not running on any node yet, so it has no logs; '
                 f"check `kubectl describe pod {target.name}` for why")
         return await self.log_streamer(request, pod)
+
+    # -- exec ------------------------------------------------------------------------------
+
+    async def exec_socket(self, websocket: WebSocket, target: Target) -> None:
+        """``pods/{name}/exec`` over WebSocket (kubectl 1.30+, the python client). Authorized as
+        ``create``, as Kubernetes does since 1.30; refusals go out as the handshake's HTTP answer."""
+        try:
+            if target.subresource != "exec" or target.name is None:
+                raise errors.bad_request("only pods/{name}/exec is served over WebSocket")
+            self._authorize(websocket, Verb.CREATE, target)
+            pod = self.api.get(target.rk, target.namespace, target.name)
+            if self.exec_streamer is None:
+                raise errors.bad_request("this API server has no way to reach node agents")
+        except errors.ApiError as error:
+            await websocket.send_denial_response(json_response(error.to_status(), error.code))
+            return
+        await self.exec_streamer(websocket, pod)
+
+    async def _exec(self, request: Request, target: Target) -> Response:
+        """``pods/{name}/exec`` without a WebSocket upgrade: kubectl's SPDY fallback, or curl.
+        Everything is checked as for a WebSocket, so a missing pod or a wrong container gets its
+        real error (kubectl falls back here after a refused WebSocket handshake)."""
+        self._authorize(request, Verb.CREATE, target)
+        pod = self.api.get(target.rk, target.namespace, target.name)
+        plan_exec(pod, request.query_params.multi_items())
+        raise errors.bad_request(
+            "exec is served over WebSocket only (subprotocol v5.channel.k8s.io or v4.channel.k8s.io), "
+            "not SPDY; use kubectl 1.30 or newer, or `dockyard exec`")

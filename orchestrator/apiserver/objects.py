@@ -39,6 +39,7 @@ from orchestrator.api.selectors import FieldSelector, LabelSelector
 from orchestrator.api.validation import validate
 from orchestrator.apiserver.admission import Admission
 from orchestrator.store import Key, KeyExists, KeyNotFound, RevisionConflict, Store
+from orchestrator.api.timestamps import now_rfc3339
 
 
 class PatchType(str, Enum):
@@ -65,10 +66,6 @@ class Finalizer(str, Enum):
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 #: how often a patch is retried when a concurrent writer moved the object on
 _PATCH_ATTEMPTS = 5
-
-
-def now_rfc3339() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def random_suffix(length: int = 5) -> str:
@@ -236,6 +233,14 @@ class ObjectAPI:
             # The status subresource writes status and nothing else (metadata stays the server's).
             merged = {**copy.deepcopy(old), "status": merged.get("status", {})}
             return merged
+        if subresource == "binding":
+            # A binding (orchestrator.apiserver.binding) moves exactly three things in one write:
+            # the node, the annotations the Binding carries and the PodScheduled condition.
+            bound = copy.deepcopy(old)
+            for section, name in (("spec", "nodeName"), ("metadata", "annotations"), ("status", "conditions")):
+                if name in (merged.get(section) or {}):
+                    bound.setdefault(section, {})[name] = merged[section][name]
+            return bound
         meta = merged.setdefault("metadata", {})
         for immutable in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
                           "namespace", "name", "generation", "resourceVersion"):
@@ -284,8 +289,23 @@ class ObjectAPI:
 
     def delete(self, rk: ResourceKind, namespace: str | None, name: str,
                options: DeleteOptions | None = None) -> dict:
-        """Delete now, or mark for deletion; returns the object's last (or current) state."""
+        """Delete now, or mark for deletion; returns the object's last (or current) state.
+
+        Like the apiserver's GuaranteedUpdate, a delete that loses a race with another writer (a
+        controller updating status) reads the object again and retries — unless the caller pinned
+        a resourceVersion, whose conflict is the answer it asked for.
+        """
         options = options or DeleteOptions()
+        for attempt in range(_PATCH_ATTEMPTS):
+            try:
+                return self._delete_once(rk, namespace, name, options)
+            except errors.ApiError as error:
+                if error.reason is not errors.StatusReason.CONFLICT or options.precondition_resource_version \
+                        or attempt == _PATCH_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _delete_once(self, rk: ResourceKind, namespace: str | None, name: str, options: DeleteOptions) -> dict:
         obj = self.get(rk, namespace, name)
         meta = obj["metadata"]
         if options.precondition_uid and options.precondition_uid != meta.get("uid"):

@@ -1,9 +1,13 @@
-"""The control plane process: store, object API, controllers, watch hub and HTTPS server in one.
+"""The control plane process: store, object API, controllers, scheduler, watch hub and HTTPS server in one.
 
 ``dockyard server`` calls :func:`run`. :class:`ControlPlane` is also what tests build in-process.
 Start-up order matters: the store opens (and with it every acknowledged write of a previous run),
 the built-in namespaces exist before anything is served, controllers start before requests are
 accepted so nothing created in the first second is missed, and ``/readyz`` turns ok last.
+Bootstrap also publishes ``kube-public/cluster-info`` (refreshed on every start, since the
+server URL may have changed), which joining agents read first (:mod:`orchestrator.api.bootstrap`),
+and puts the ``kubernetes`` and ``kube-dns`` Services with their endpoints in place
+(:mod:`orchestrator.apiserver.systemservices`), before any controller runs.
 """
 
 from __future__ import annotations
@@ -15,18 +19,33 @@ from dataclasses import dataclass, field
 import uvicorn
 
 from orchestrator.api import errors
+from orchestrator.api.bootstrap import CLUSTER_INFO_NAME, CLUSTER_INFO_NAMESPACE, PublicClusterInfo
+from orchestrator.api.clusternetwork import ClusterNetwork
 from orchestrator.api.registry import kind_for
-from orchestrator.apiserver.admission import Admission, AdmissionPolicy
+from orchestrator.apiserver.admission import DEFAULT_NOT_READY_TOLERATION_SECONDS, Admission, AdmissionPolicy
+from orchestrator.apiserver.agenttls import AgentTLS
 from orchestrator.apiserver.app import ApiServerApp
 from orchestrator.apiserver.handlers import ResourceHandlers
+from orchestrator.apiserver.join import JoinEndpoint
+from orchestrator.apiserver.nodeproxy import NodeProxy
 from orchestrator.apiserver.objects import ObjectAPI
+from orchestrator.apiserver.systemservices import api_server_address, ensure_system_objects, system_services
 from orchestrator.apiserver.watch import WatchHub
 from orchestrator.cluster.init import init_cluster
+from orchestrator.cluster.pki import ca_pem
 from orchestrator.cluster.statedir import StateDir
 from orchestrator.cluster.tokens import TokenBook
 from orchestrator.controllers.base import ControllerRunner
+from orchestrator.controllers.deployment import DeploymentController
+from orchestrator.controllers.endpoints import EndpointsController
 from orchestrator.controllers.garbagecollector import GarbageCollector
 from orchestrator.controllers.namespace import NamespaceController
+from orchestrator.controllers.nodehealth import DEFAULT_GRACE_PERIOD_SECONDS
+from orchestrator.controllers.nodeipam import NodeIpamController
+from orchestrator.controllers.nodelifecycle import NodeLifecycleController
+from orchestrator.controllers.replicaset import ReplicaSetController
+from orchestrator.controllers.servicelb import ServiceLoadBalancerController
+from orchestrator.scheduler.scheduler import Scheduler
 from orchestrator.store import SQLiteStore
 
 log = logging.getLogger("dockyard.server")
@@ -42,8 +61,12 @@ class ServerConfig:
     port: int = 6443
     cluster_name: str = "dockyard"
     allow_privileged: bool = False
-    service_cidr: str = "10.96.0.0/12"
+    network: ClusterNetwork = field(default_factory=ClusterNetwork)
     extra_hosts: list[str] = field(default_factory=list)
+    #: seconds without a heartbeat before a node is Unknown (kube-controller-manager's flag)
+    node_monitor_grace_period: float = DEFAULT_GRACE_PERIOD_SECONDS
+    #: seconds pods tolerate a not-ready/unreachable node before eviction (kube-apiserver's flag)
+    default_not_ready_toleration_seconds: int = DEFAULT_NOT_READY_TOLERATION_SECONDS
 
 
 class ControlPlane:
@@ -52,14 +75,26 @@ class ControlPlane:
         self.cluster = init_cluster(config.state_dir, cluster_name=config.cluster_name, api_host=config.host,
                                     api_port=config.port, extra_hosts=config.extra_hosts,
                                     flags={"allow_privileged": config.allow_privileged,
-                                           "service_cidr": config.service_cidr})
+                                           **config.network.to_data()})
         self.store = SQLiteStore(config.state_dir.db)
-        self.api = ObjectAPI(self.store, Admission(AdmissionPolicy(config.allow_privileged, config.service_cidr)))
+        self.api = ObjectAPI(self.store, Admission(AdmissionPolicy(
+            allow_privileged=config.allow_privileged, network=config.network,
+            default_toleration_seconds=config.default_not_ready_toleration_seconds)))
         self.tokens = TokenBook.for_state(config.state_dir)
         self.hub = WatchHub(self.api)
-        self.controllers = ControllerRunner(self.api, [GarbageCollector(self.api), NamespaceController(self.api)])
-        self.handlers = ResourceHandlers(self.api, self.hub)
-        self.app = ApiServerApp(self.handlers, self.tokens.authenticate, ready=lambda: self._ready)
+        self.controllers = ControllerRunner(self.api, [
+            GarbageCollector(self.api), NamespaceController(self.api), ReplicaSetController(self.api),
+            DeploymentController(self.api),
+            NodeLifecycleController(self.api, grace_seconds=config.node_monitor_grace_period),
+            NodeIpamController(self.api, config.network), EndpointsController(self.api),
+            ServiceLoadBalancerController(self.api)])
+        self.scheduler = ControllerRunner(self.api, [Scheduler(self.api)])
+        state = config.state_dir
+        self.nodes = NodeProxy(self.api, AgentTLS(state.kubelet_client_cert, state.kubelet_client_key))
+        self.handlers = ResourceHandlers(self.api, self.hub, log_streamer=self.nodes.stream_logs,
+                                         exec_streamer=self.nodes.exec)
+        self.app = ApiServerApp(self.handlers, self.tokens.authenticate, ready=lambda: self._ready,
+                                join=JoinEndpoint(self.tokens.exchange_join))
         self._ready = False
 
     def bootstrap(self) -> None:
@@ -70,11 +105,31 @@ class ControlPlane:
             except errors.ApiError as error:
                 if error.code != 409:
                     raise
+        self._publish_cluster_info()
+        ensure_system_objects(self.api, system_services(
+            self.config.network, api_server_address(self.cluster.info), self.cluster.info.api_port))
+
+    def _publish_cluster_info(self) -> None:
+        info = self.cluster.info
+        wanted = PublicClusterInfo(name=info.name, uid=info.uid, ca_pem=ca_pem(self.config.state_dir),
+                                   server=info.server_url, network=self.config.network).to_configmap()
+        configmap = kind_for("v1", "ConfigMap")
+        try:
+            current = self.api.get(configmap, CLUSTER_INFO_NAMESPACE, CLUSTER_INFO_NAME)
+        except errors.ApiError as error:
+            if error.code != 404:
+                raise
+            self.api.create(configmap, CLUSTER_INFO_NAMESPACE, wanted)
+            return
+        if current.get("data") != wanted["data"]:
+            self.api.update(configmap, CLUSTER_INFO_NAMESPACE, CLUSTER_INFO_NAME,
+                            {**current, "data": wanted["data"]})
 
     async def serve(self) -> None:
         self.bootstrap()
         self.hub.start(asyncio.get_running_loop())
         self.controllers.start()
+        self.scheduler.start()
         server = uvicorn.Server(uvicorn.Config(
             self.app.asgi, host=self.config.host, port=self.config.port,
             ssl_certfile=str(self.cluster.server_cert), ssl_keyfile=str(self.cluster.server_key),
@@ -86,6 +141,7 @@ class ControlPlane:
             await server.serve()
         finally:
             self._ready = False
+            self.scheduler.stop()
             self.controllers.stop()
             self.hub.stop()
             self.store.close()

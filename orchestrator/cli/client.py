@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import ssl
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -29,6 +30,16 @@ class ClientError(Exception):
     def __init__(self, message: str, status: dict | None = None) -> None:
         super().__init__(message)
         self.status = status or {}
+
+    @classmethod
+    def refused(cls, code: int, body: str) -> ClientError:
+        """The error for an HTTP refusal whose body is (normally) a ``metav1.Status``."""
+        try:
+            data = json.loads(body)
+        except ValueError:
+            data = None
+        status = data if isinstance(data, dict) and data.get("kind") == "Status" else {"message": body, "code": code}
+        return cls(f"Error from server ({status.get('reason') or 'Unknown'}): {status.get('message', '')}", status)
 
     @property
     def code(self) -> int:
@@ -83,6 +94,9 @@ class ApiClient:
         creds = read_kubeconfig(path)
         self.server = creds["server"].rstrip("/")
         context = ssl.create_default_context(cadata=creds["ca_pem"]) if self.server.startswith("https") else None
+        # kept for connections httpx does not make (the exec WebSocket)
+        self.token: str = creds["token"]
+        self.ssl_context: ssl.SSLContext | None = context
         self._http = httpx.Client(base_url=self.server, verify=context or True, timeout=timeout,
                                   headers={"Authorization": f"Bearer {creds['token']}"})
 
@@ -106,17 +120,28 @@ class ApiClient:
         except ValueError:
             data = {"message": response.text}
         if response.status_code >= 400:
-            status = data if data.get("kind") == "Status" else {"message": response.text, "code": response.status_code}
-            reason = status.get("reason") or "Unknown"
-            raise ClientError(f"Error from server ({reason}): {status.get('message', '')}", status)
+            raise ClientError.refused(response.status_code, response.text)
         return data
 
     def stream(self, path: str, params: dict, accept: str = "application/json") -> Iterator[str]:
-        with self._http.stream("GET", path, params=params, headers={"Accept": accept}, timeout=None) as response:
-            if response.status_code >= 400:
-                response.read()
-                self._decode(response)
+        with self._open_stream(path, params, accept) as response:
             yield from response.iter_lines()
+
+    def stream_bytes(self, path: str, params: dict) -> Iterator[bytes]:
+        """A body exactly as it arrives, chunk by chunk (``logs -f``)."""
+        with self._open_stream(path, params, "*/*") as response:
+            yield from response.iter_raw()
+
+    @contextmanager
+    def _open_stream(self, path: str, params: dict, accept: str) -> Iterator[httpx.Response]:
+        try:
+            with self._http.stream("GET", path, params=params, headers={"Accept": accept}, timeout=None) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    self._decode(response)
+                yield response
+        except httpx.TransportError as error:
+            raise ClientError(f"the connection to the server at {self.server} broke: {error}") from None
 
     # -- discovery -------------------------------------------------------------------------
 

@@ -9,7 +9,9 @@ Kubernetes, so RBAC-minded readers and ``kubectl auth whoami`` find what they ex
   its own Node object and the pods bound to it (Kubernetes' Node authorizer model);
 * a join token is ``system:bootstrap:<id>`` in ``system:bootstrappers`` and may only be exchanged
   for a node token;
-* everyone authenticated is also in ``system:authenticated``.
+* everyone authenticated is also in ``system:authenticated``;
+* a request without any token is ``system:anonymous`` in ``system:unauthenticated``; the API
+  server lets it through only to the few objects that are public by design (cluster-info).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ MASTERS_GROUP = "system:masters"
 NODES_GROUP = "system:nodes"
 BOOTSTRAP_GROUP = "system:bootstrappers"
 AUTHENTICATED_GROUP = "system:authenticated"
+ANONYMOUS_USER = "system:anonymous"
+UNAUTHENTICATED_GROUP = "system:unauthenticated"
 NODE_USER_PREFIX = "system:node:"
 
 # DNS-1123 subdomain, what Kubernetes requires of a Node name (and what keeps it out of paths).
@@ -61,6 +65,10 @@ def node_identity(node_name: str) -> Identity:
 
 def bootstrap_identity(token_id: str) -> Identity:
     return Identity(f"system:bootstrap:{token_id}", (BOOTSTRAP_GROUP, AUTHENTICATED_GROUP))
+
+
+def anonymous_identity() -> Identity:
+    return Identity(ANONYMOUS_USER, (UNAUTHENTICATED_GROUP,))
 
 
 def check_node_name(name: str) -> str:

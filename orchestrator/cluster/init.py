@@ -6,11 +6,17 @@ port. Each step keeps what is already there and only adds what is missing:
 1. directories (0700) — :class:`~orchestrator.cluster.statedir.StateDir`;
 2. the CA — created once, never replaced (every kubeconfig and agent trusts it);
 3. the server certificate — re-issued only if the API address or an extra host is not covered;
+   beside it the API server's client certificate for node agents, issued once and renewed
+   near expiry;
 4. the admin token — issued on first init only. Its plaintext lives solely in the 0600
    kubeconfig (``tokens.json`` has hashes), so a later init reads it back from there and keeps
    it if it still authenticates as admin; only a lost or revoked one is replaced;
 5. the kubeconfig — rewritten only when its content would change (new port, new host);
-6. ``cluster.json`` — name, API address, flags; the creation time of the first init is kept.
+6. ``cluster.json`` — name, API address, flags; the creation time of the first init and the
+   cluster's uid are kept. The uid (a random UUID, made once and never changed; a ``cluster.json``
+   from before uids existed gets one) is what tells two clusters on one Docker engine apart:
+   every container, network and volume an agent makes carries it as a label, and
+   ``dockyard down`` removes exactly what carries it.
 
 A wildcard listen address (``0.0.0.0`` or ``::``) is not somewhere a client can connect to, so
 the kubeconfig then points at ``127.0.0.1`` and the certificate additionally covers this machine's
@@ -24,6 +30,7 @@ import ipaddress
 import json
 import re
 import socket
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -31,7 +38,7 @@ from typing import Any, Iterable, Mapping
 import yaml
 
 from orchestrator.cluster.kubeconfig import KubeconfigError, read_kubeconfig, render_kubeconfig
-from orchestrator.cluster.pki import ca_pem, ensure_ca, ensure_server_cert
+from orchestrator.cluster.pki import ca_pem, ensure_apiserver_client_cert, ensure_ca, ensure_server_cert
 from orchestrator.cluster.statedir import PUBLIC_MODE, SECRET_MODE, StateDir, atomic_write
 from orchestrator.cluster.identity import ADMIN_USER
 from orchestrator.cluster.tokens import TokenBook
@@ -48,16 +55,17 @@ class ClusterInfo:
     api_port: int
     server_url: str
     created: str  # ISO 8601, UTC, of the first init
+    uid: str  # random UUID of the first init; "" only in a cluster.json written before uids
     flags: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def load(cls, state: StateDir) -> ClusterInfo:
         raw = json.loads(state.cluster_json.read_text())
         return cls(raw["name"], raw["api_host"], int(raw["api_port"]), raw["server_url"],
-                   raw["created"], dict(raw.get("flags") or {}))
+                   raw["created"], raw.get("uid") or "", dict(raw.get("flags") or {}))
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "api_host": self.api_host, "api_port": self.api_port,
+        return {"name": self.name, "uid": self.uid, "api_host": self.api_host, "api_port": self.api_port,
                 "server_url": self.server_url, "created": self.created, "flags": self.flags}
 
 
@@ -117,6 +125,7 @@ def init_cluster(
 
     ensure_ca(state, cluster_name)
     ensure_server_cert(state, hosts)
+    ensure_apiserver_client_cert(state)
 
     token, issued = _admin_token(state)
     text = render_kubeconfig(cluster_name=cluster_name, server_url=url, ca_pem=ca_pem(state),
@@ -130,6 +139,7 @@ def init_cluster(
         api_port=api_port,
         server_url=url,
         created=previous.created if previous else _utc_now(),
+        uid=previous.uid if previous and previous.uid else str(uuid.uuid4()),
         flags=dict(flags) if flags is not None else (previous.flags if previous else {}),
     )
     if info != previous:
@@ -148,6 +158,16 @@ def server_url(api_host: str, api_port: int) -> str:
     except ValueError:
         pass  # a DNS name
     return f"https://{host}:{api_port}"
+
+
+def reachable_url(info: ClusterInfo) -> str:
+    """The URL another machine should dial: :attr:`ClusterInfo.server_url`, except that a server
+    listening on every address (whose kubeconfig says ``127.0.0.1``) is reached at this machine's
+    primary IP, which its certificate covers (see :func:`init_cluster`)."""
+    if not _is_wildcard(info.api_host):
+        return info.server_url
+    names = _this_machine()
+    return server_url(names[-1], info.api_port) if len(names) > 1 else info.server_url
 
 
 def _admin_token(state: StateDir) -> tuple[str, bool]:

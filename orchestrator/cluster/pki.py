@@ -1,4 +1,5 @@
-"""The cluster's certificate authority and the API server's TLS certificate.
+"""The cluster's certificate authority, the API server's TLS certificate and its client
+certificate towards node agents.
 
 kubectl refuses to send a bearer token over plain HTTP, so the API is HTTPS and every client
 (kubectl, our CLI, node agents) trusts one private CA whose certificate travels in the kubeconfig.
@@ -25,12 +26,18 @@ new certificate covers the union of the old SANs and the requested ones, so addi
 takes one away from a client already using it. The server key is kept across re-issues: only the
 certificate file changes, in one atomic rename, so a server reading key and certificate while
 ``dockyard init`` runs never sees a pair that doesn't match.
+
+The API server reaches node agents (for ``kubectl logs`` and ``exec``) over mutual TLS, as
+kube-apiserver reaches kubelets: :func:`ensure_apiserver_client_cert` issues
+``apiserver-kubelet-client.crt`` (CN ``dockyard-apiserver``, EKU ``clientAuth`` only, so it can
+never serve), which agents accept because the cluster CA signed it. Agents hold no CA-signed
+certificate of their own; their self-signed serving certificate is pinned by fingerprint
+instead (see :mod:`orchestrator.apiserver.nodeproxy`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +48,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from orchestrator.api.bootstrap import ca_cert_hash
 from orchestrator.cluster.statedir import PUBLIC_MODE, SECRET_MODE, StateDir, atomic_write
 
 CA_VALIDITY = dt.timedelta(days=3650)
@@ -150,7 +158,7 @@ def ensure_server_cert(state: StateDir, hosts: list[str] | tuple[str, ...]) -> x
         raise PKIError(f"no CA in {state.pki_dir}; call ensure_ca first")
     ca_cert, ca_key = _load_ca(state)
     wanted = SubjectNames.parse([*ALWAYS_HOSTS, *hosts])
-    key = _load_server_key(state)
+    key = _load_key(state.server_key)
     current = _load_cert(state.server_cert)
     if current is not None and key is not None and _still_good(current, key, ca_cert, wanted):
         return current
@@ -159,26 +167,28 @@ def ensure_server_cert(state: StateDir, hosts: list[str] | tuple[str, ...]) -> x
     if key is None:
         key = ec.generate_private_key(ec.SECP256R1())
         atomic_write(state.server_key, _key_pem(key), SECRET_MODE)
-    now = _now()
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dockyard-apiserver")]))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - BACKDATE)
-        .not_valid_after(min(now + SERVER_VALIDITY, ca_cert.not_valid_after_utc))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_key_usage(cert_sign=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(names.extension(), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
+    cert = _issue_leaf(ca_cert, ca_key, key, ExtendedKeyUsageOID.SERVER_AUTH, names)
     atomic_write(state.server_cert, cert.public_bytes(serialization.Encoding.PEM), PUBLIC_MODE)
+    return cert
+
+
+def ensure_apiserver_client_cert(state: StateDir) -> x509.Certificate:
+    """Return the API server's client certificate for node agents, issuing it when it is missing,
+    unreadable, signed by another CA or within :data:`RENEW_BEFORE` of expiry; the key is kept
+    across re-issues, as the server key is. The CA must exist (:func:`ensure_ca`)."""
+    if not (state.ca_cert.exists() and state.ca_key.exists()):
+        raise PKIError(f"no CA in {state.pki_dir}; call ensure_ca first")
+    ca_cert, ca_key = _load_ca(state)
+    key = _load_key(state.kubelet_client_key)
+    current = _load_cert(state.kubelet_client_cert)
+    no_names = SubjectNames(frozenset(), frozenset())
+    if current is not None and key is not None and _still_good(current, key, ca_cert, no_names):
+        return current
+    if key is None:
+        key = ec.generate_private_key(ec.SECP256R1())
+        atomic_write(state.kubelet_client_key, _key_pem(key), SECRET_MODE)
+    cert = _issue_leaf(ca_cert, ca_key, key, ExtendedKeyUsageOID.CLIENT_AUTH, None)
+    atomic_write(state.kubelet_client_cert, cert.public_bytes(serialization.Encoding.PEM), PUBLIC_MODE)
     return cert
 
 
@@ -190,12 +200,9 @@ def ca_pem(state: StateDir) -> str:
 def ca_fingerprint(state: StateDir) -> str:
     """``sha256:<hex>`` of the CA's public key (SubjectPublicKeyInfo), kubeadm's
     ``--discovery-token-ca-cert-hash`` format: a joining machine that is handed this string along
-    with a join token can check it talks to the right cluster before trusting the CA it fetches."""
-    cert = x509.load_pem_x509_certificate(state.ca_cert.read_bytes())
-    spki = cert.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return "sha256:" + hashlib.sha256(spki).hexdigest()
+    with a join token can check it talks to the right cluster before trusting the CA it fetches.
+    Computed by :func:`orchestrator.api.bootstrap.ca_cert_hash`, which the joining agent uses too."""
+    return ca_cert_hash(state.ca_cert.read_bytes())
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -229,9 +236,40 @@ def _load_ca(state: StateDir) -> tuple[x509.Certificate, ec.EllipticCurvePrivate
     return cert, key
 
 
-def _load_server_key(state: StateDir) -> ec.EllipticCurvePrivateKey | None:
+def _issue_leaf(
+    ca_cert: x509.Certificate,
+    ca_key: ec.EllipticCurvePrivateKey,
+    key: ec.EllipticCurvePrivateKey,
+    usage: x509.ObjectIdentifier,
+    names: SubjectNames | None,
+) -> x509.Certificate:
+    """A CN ``dockyard-apiserver`` leaf for ``key`` with exactly one extended key usage (serving
+    or client), and SANs when it serves."""
+    now = _now()
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dockyard-apiserver")]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - BACKDATE)
+        .not_valid_after(min(now + SERVER_VALIDITY, ca_cert.not_valid_after_utc))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(cert_sign=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+    )
+    if names is not None:
+        builder = builder.add_extension(names.extension(), critical=False)
+    return builder.sign(ca_key, hashes.SHA256())
+
+
+def _load_key(path: Path) -> ec.EllipticCurvePrivateKey | None:
     try:
-        key = serialization.load_pem_private_key(state.server_key.read_bytes(), password=None)
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (FileNotFoundError, ValueError, TypeError):
         return None  # missing or unreadable: a fresh key is the only repair
     return key if isinstance(key, ec.EllipticCurvePrivateKey) else None

@@ -3,12 +3,14 @@
 One directory (``$DOCKYARD_STATE_DIR``, else ``~/.dockyard``) holds the whole control plane::
 
     state.db        the store (see orchestrator.store.sqlite)
-    pki/            ca.crt, ca.key, server.crt, server.key
+    pki/            ca.crt, ca.key, server.crt, server.key, apiserver-kubelet-client.crt/.key
     tokens.json     SHA-256 hashes of bearer tokens and who they stand for
     kubeconfig      admin credentials that real kubectl uses as is
     cluster.json    cluster name, API address, creation time, init flags
     logs/           one log file per process: server.log, agent-<node>.log
     run/            pid files of the processes we started
+    knobs.json      the lab knobs ``dockyard up`` last started the cluster with
+    agents/<node>/  each local agent's own state (its node token) under ``dockyard up``
 
 :class:`StateDir` is only a naming scheme: every path is derived from ``root`` so no other module
 spells a file name, and a test can point a whole cluster at ``tmp_path``. Directories are 0700 and
@@ -95,6 +97,16 @@ class StateDir:
     def server_key(self) -> Path:
         return self.pki_dir / "server.key"
 
+    @property
+    def kubelet_client_cert(self) -> Path:
+        """The API server's client certificate towards node agents (logs, exec), as kubeadm's
+        ``apiserver-kubelet-client.crt``."""
+        return self.pki_dir / "apiserver-kubelet-client.crt"
+
+    @property
+    def kubelet_client_key(self) -> Path:
+        return self.pki_dir / "apiserver-kubelet-client.key"
+
     # -- logs and pid files -----------------------------------------------------------------
 
     @property
@@ -104,6 +116,10 @@ class StateDir:
     @property
     def run_dir(self) -> Path:
         return self.root / "run"
+
+    @property
+    def knobs(self) -> Path:
+        return self.root / "knobs.json"
 
     def log_file(self, process: str) -> Path:
         """``logs/<process>.log``; ``process`` is e.g. ``server`` or ``agent-node1``."""
@@ -119,6 +135,17 @@ class StateDir:
     def pid_file(self, process: str) -> Path:
         """``run/<process>.pid``."""
         return self.run_dir / f"{_checked_process_name(process)}.pid"
+
+    # -- local agents -------------------------------------------------------------------------
+
+    @property
+    def agents_dir(self) -> Path:
+        return self.root / "agents"
+
+    def agent_dir(self, node_name: str) -> Path:
+        """``agents/<node>``: the ``--state-dir`` of the agent ``dockyard up`` runs for a node
+        (and the default one of ``dockyard agent``, under the default root)."""
+        return self.agents_dir / _checked_process_name(node_name)
 
     # -- creation ---------------------------------------------------------------------------
 

@@ -18,15 +18,16 @@ from __future__ import annotations
 from typing import Hashable, Iterable
 
 from orchestrator.api import errors
-from orchestrator.api.registry import KINDS, ResourceKind
+from orchestrator.api.registry import KINDS, ResourceKind, kind_for
 from orchestrator.apiserver.objects import DeleteOptions, Finalizer, PatchType, PropagationPolicy
 from orchestrator.controllers.base import Controller
 from orchestrator.store import EventType, StoredEvent
 
 _BY_RESOURCE = {rk.qualified_resource: rk for rk in KINDS}
 #: work keys: ("owner-gone", namespace) sweeps a namespace for orphaned dependents;
+#: ("check", resource, namespace, name) looks up the owners of one new dependent;
 #: ("finalize", resource, namespace, name) works an owner's orphan/foreground finalizer
-_SWEEP, _FINALIZE = "owner-gone", "finalize"
+_SWEEP, _CHECK, _FINALIZE = "owner-gone", "check", "finalize"
 
 
 def owner_uids(obj: dict) -> set[str]:
@@ -46,8 +47,9 @@ class GarbageCollector(Controller):
                 meta.get("finalizers") or []):
             yield (_FINALIZE, event.key.resource, event.key.namespace, event.key.name)
         elif event.type is EventType.ADDED and owner_uids(event.object):
-            # A dependent created after its owner vanished must not live on.
-            yield (_SWEEP, event.key.namespace or None)
+            # A dependent created after its owner vanished must not live on. Only its own owners
+            # are looked up: a ReplicaSet making 100 pods must not cost 100 namespace sweeps.
+            yield (_CHECK, event.key.resource, event.key.namespace, event.key.name)
 
     def resync_keys(self) -> Iterable[Hashable]:
         yield (_SWEEP, None)
@@ -59,6 +61,8 @@ class GarbageCollector(Controller):
     def reconcile(self, key: Hashable) -> None:
         if key[0] == _SWEEP:
             self._sweep(key[1])
+        elif key[0] == _CHECK:
+            self._check(_BY_RESOURCE[key[1]], key[2] or None, key[3])
         else:
             self._finalize(_BY_RESOURCE[key[1]], key[2] or None, key[3])
 
@@ -79,6 +83,29 @@ class GarbageCollector(Controller):
             owners = owner_uids(obj)
             if owners and not owners & live and not obj["metadata"].get("deletionTimestamp"):
                 self._delete(rk, obj, PropagationPolicy.BACKGROUND)
+
+    def _check(self, rk: ResourceKind, namespace: str | None, name: str) -> None:
+        """Delete one dependent if none of its owners exists (same uid) any more."""
+        try:
+            obj = self.api.get(rk, namespace, name)
+        except errors.ApiError:
+            return
+        refs = obj["metadata"].get("ownerReferences") or []
+        if not refs or obj["metadata"].get("deletionTimestamp"):
+            return
+        if not any(self._owner_alive(ref, namespace) for ref in refs):
+            self._delete(rk, obj, PropagationPolicy.BACKGROUND)
+
+    def _owner_alive(self, ref: dict, namespace: str | None) -> bool:
+        try:
+            owner_rk = kind_for(ref.get("apiVersion", ""), ref.get("kind", ""))
+        except errors.ApiError:
+            return False  # a kind this server does not serve cannot own anything here
+        try:
+            owner = self.api.get(owner_rk, namespace if owner_rk.namespaced else None, ref.get("name", ""))
+        except errors.ApiError:
+            return False
+        return owner["metadata"].get("uid") == ref.get("uid")
 
     def _dependents(self, owner: dict) -> list[tuple[ResourceKind, dict]]:
         uid = owner["metadata"]["uid"]

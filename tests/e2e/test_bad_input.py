@@ -101,13 +101,19 @@ def test_node_token_cannot_delete_a_deployment(control_plane, kubectl):
     from orchestrator.cluster.tokens import TokenBook
 
     node_token = TokenBook.for_state(StateDir(control_plane.state_dir)).issue_node("worker-1")
-    before = _revision(control_plane)
+    path = "/apis/apps/v1/namespaces/default/deployments/my-nginx-deployment"
+    with control_plane.client() as admin:
+        uid = admin.get(path).json()["metadata"]["uid"]
     with control_plane.client(token=node_token) as http:
-        response = http.delete("/apis/apps/v1/namespaces/default/deployments/my-nginx-deployment")
+        response = http.delete(path)
         assert response.status_code == 403
         assert 'User "system:node:worker-1" cannot delete resource "deployments"' in response.json()["message"]
         assert http.get("/api/v1/nodes").status_code == 200
-    assert _revision(control_plane) == before
+    # The controllers keep writing (ReplicaSets, pods, status), so the store's revision moves;
+    # what must not move is the Deployment itself: same object, not marked for deletion.
+    with control_plane.client() as admin:
+        after = admin.get(path).json()["metadata"]
+    assert after["uid"] == uid and "deletionTimestamp" not in after
 
 
 def test_privileged_pod_is_refused(kubectl, unchanged):

@@ -85,7 +85,10 @@ def test_pods_watch_sees_added_modified_deleted_in_order(k8s):
     core.patch_namespaced_pod("watched", "default", {"metadata": {"annotations": {"seen": "yes"}}})
     core.delete_namespaced_pod("watched", "default")
     thread.join(25)
-    assert seen == [("ADDED", "watched"), ("MODIFIED", "watched"), ("DELETED", "watched")]
+    # the scheduler may write the pod too (PodScheduled=False: this cluster has no nodes), so
+    # MODIFIED can come more than once; the order is what matters
+    distinct = [event for i, event in enumerate(seen) if i == 0 or seen[i - 1] != event]
+    assert distinct == [("ADDED", "watched"), ("MODIFIED", "watched"), ("DELETED", "watched")]
 
 
 def test_create_without_kind_and_content_type_is_inferred(k8s):

@@ -23,3 +23,14 @@ class Kubectl:
 
     def __call__(self, *args: str, **kwargs) -> str:
         return self.run(*args, **kwargs).stdout
+
+    def first_lines(self, count: int, *args: str) -> list[str]:
+        """The first ``count`` lines a streaming command (``logs -f``, ``get -w``) prints; then
+        the command is killed."""
+        command = ["kubectl", f"--kubeconfig={self.kubeconfig}", f"--cache-dir={self.cache_dir}", *args]
+        stream = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        try:
+            return [stream.stdout.readline() for _ in range(count)]
+        finally:
+            stream.kill()
+            stream.wait(timeout=10)

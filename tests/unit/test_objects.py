@@ -118,6 +118,19 @@ def test_background_deletion_cascades_through_the_gc(api):
     assert [p["metadata"]["name"] for p in api.list(POD, "default")[0]] == ["stranger"]
 
 
+def test_a_dependent_created_after_its_owner_went_is_collected_by_itself(api):
+    owner = api.create(DEPLOY, "default", deployment()).object
+    api.create(POD, "default", pod("kept", owner))
+    api.delete(DEPLOY, "default", "web", DeleteOptions(propagation=PropagationPolicy.ORPHAN))
+    GarbageCollector(api).reconcile(("finalize", DEPLOY.qualified_resource, "default", "web"))
+    api.create(DEPLOY, "default", deployment())  # same name, new uid: not the late pod's owner
+    api.create(POD, "default", pod("late", owner))
+    gc = GarbageCollector(api)
+    gc.reconcile(("check", POD.qualified_resource, "default", "kept"))
+    gc.reconcile(("check", POD.qualified_resource, "default", "late"))
+    assert [p["metadata"]["name"] for p in api.list(POD, "default")[0]] == ["kept"]
+
+
 def test_foreground_deletion_waits_for_dependents(api):
     owner = api.create(DEPLOY, "default", deployment()).object
     api.create(POD, "default", pod("child", owner))

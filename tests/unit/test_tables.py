@@ -409,7 +409,7 @@ def test_naive_now_is_utc() -> None:
         ("Namespace", ["NAME", "STATUS", "AGE"], []),
         ("ConfigMap", ["NAME", "DATA", "AGE"], []),
         ("Secret", ["NAME", "TYPE", "DATA", "AGE"], []),
-        ("Lease", ["NAME", "AGE"], []),
+        ("Lease", ["NAME", "HOLDER", "AGE"], []),
         ("Widget", ["NAME", "AGE"], []),
     ],
 )
@@ -895,9 +895,15 @@ def test_secret_row(secret: dict, expected: list) -> None:
 
 
 def test_generic_fallback_row() -> None:
-    lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": meta("holder", 2 * 365 * 86400 + 45 * 86400)}
-    assert row_of("Lease", lease) == ["holder", "2y45d"]
-    assert row_of("Lease", {"metadata": {"name": "new"}}) == ["new", "<unknown>"]
+    widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": meta("holder", 2 * 365 * 86400 + 45 * 86400)}
+    assert row_of("Widget", widget) == ["holder", "2y45d"]
+    assert row_of("Widget", {"metadata": {"name": "new"}}) == ["new", "<unknown>"]
+
+
+def test_lease_row_names_its_holder() -> None:
+    lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": meta("node-1", 90),
+             "spec": {"holderIdentity": "node-1", "leaseDurationSeconds": 40}}
+    assert row_of("Lease", lease) == ["node-1", "node-1", "90s"]
 
 
 # ---------------------------------------------------------------------------------------------

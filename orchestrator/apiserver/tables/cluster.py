@@ -99,4 +99,16 @@ def namespace_cells(namespace: Object, now: datetime) -> list[Cell]:
 
 
 NODE_PRINTER = KindPrinter(NODE_COLUMNS, node_cells)
+LEASE_COLUMNS: tuple[Column, ...] = (
+    NAME,
+    Column("Holder", STRING, "holderIdentity contains the identity of the holder of a current lease."),
+    AGE,
+)
+
+
+def lease_cells(lease: Object, now: datetime) -> list[Cell]:
+    return [name_of(lease), text(lease, "spec", "holderIdentity"), since(field(lease, "metadata", "creationTimestamp"), now)]
+
+
+LEASE_PRINTER = KindPrinter(LEASE_COLUMNS, lease_cells)
 NAMESPACE_PRINTER = KindPrinter(NAMESPACE_COLUMNS, namespace_cells)

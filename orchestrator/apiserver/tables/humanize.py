@@ -9,8 +9,9 @@ than floats to land on exactly the same side of every boundary.
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
+
+from orchestrator.api.timestamps import as_utc, parse_rfc3339
 
 UNKNOWN = "<unknown>"  # kubectl's text for a missing (zero) timestamp
 INVALID = "<invalid>"  # a timestamp more than a little in the future
@@ -35,14 +36,6 @@ _YEARS_AND_DAYS_BELOW_HOURS = 8 * _DAYS_PER_YEAR * _HOURS_PER_DAY  # "7y364d", t
 # still reads as "now" (HumanDuration's own tolerance).
 _FUTURE_TOLERANCE_SECONDS = -1
 
-# Kubernetes serialises time as RFC 3339 (metav1.Time: whole seconds; MicroTime: microseconds;
-# other writers may send nanoseconds, which Python cannot hold, so they are cut to micros).
-_RFC3339 = re.compile(
-    r"^(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<time>\d{2}:\d{2}:\d{2})"
-    r"(?:\.(?P<fraction>\d+))?(?P<zone>[Zz]|[+-]\d{2}:\d{2})$"
-)
-# Go's zero time.Time, which metav1.Time.IsZero() treats as "not set".
-_GO_ZERO_TIME = datetime(1, 1, 1, tzinfo=timezone.utc)
 
 
 def human_duration(elapsed: timedelta) -> str:
@@ -89,42 +82,9 @@ def _with_remainder(major: int, major_unit: str, minor: int, minor_unit: str) ->
     return f"{major}{major_unit}{minor}{minor_unit}"
 
 
-def parse_timestamp(value: object) -> datetime | None:
-    """Parse an RFC 3339 timestamp from an API object; ``None`` when absent, zero or malformed."""
-    if isinstance(value, datetime):
-        parsed = as_utc(value)
-    elif isinstance(value, str):
-        parsed = _parse_rfc3339(value)
-    else:
-        return None
-    if parsed is None or parsed == _GO_ZERO_TIME:
-        return None
-    return parsed
-
-
-def _parse_rfc3339(text: str) -> datetime | None:
-    match = _RFC3339.match(text.strip())
-    if match is None:
-        return None
-    fraction = (match["fraction"] or "")[:6].ljust(6, "0")
-    zone = "+00:00" if match["zone"] in ("Z", "z") else match["zone"]
-    try:
-        parsed = datetime.fromisoformat(f"{match['date']}T{match['time']}.{fraction}{zone}")
-    except ValueError:
-        return None
-    return parsed.astimezone(timezone.utc)
-
-
-def as_utc(moment: datetime) -> datetime:
-    """Treat naive datetimes as UTC, the only zone the API speaks."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
-
-
 def since(value: object, now: datetime) -> str:
     """kubectl's ``translateTimestampSince``: the age of a timestamp, or ``<unknown>``."""
-    moment = parse_timestamp(value)
+    moment = parse_rfc3339(value)
     if moment is None:
         return UNKNOWN
     return human_duration(as_utc(now) - moment)

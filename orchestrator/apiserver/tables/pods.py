@@ -14,7 +14,9 @@ from datetime import datetime
 
 from .columns import AGE, NAME, NONE, STRING, Cell, Column, KindPrinter, or_none, wide
 from .fields import Object, field, items, name_of, number, text
-from .humanize import parse_timestamp, since
+from orchestrator.api.timestamps import parse_rfc3339
+
+from .humanize import since
 
 COLUMNS: tuple[Column, ...] = (
     NAME,
@@ -71,7 +73,7 @@ class _Restarts:
 
     def add(self, container_status: Object) -> None:
         self.count += number(container_status, "restartCount")
-        finished = parse_timestamp(field(container_status, "lastState", "terminated", "finishedAt"))
+        finished = parse_rfc3339(field(container_status, "lastState", "terminated", "finishedAt"))
         if finished is not None and (self.last is None or finished > self.last):
             self.last = finished
 

@@ -8,7 +8,9 @@ from typing import Any, Iterable
 from . import cluster, config, events, network, pods, workloads
 from .columns import AGE, NAME, Cell, Column, KindPrinter
 from .fields import Object, field, name_of
-from .humanize import as_utc, since
+from orchestrator.api.timestamps import as_utc
+
+from .humanize import since
 
 TABLE_API_VERSION = "meta.k8s.io/v1"
 PARTIAL_METADATA_KIND = "PartialObjectMetadata"
@@ -36,6 +38,7 @@ PRINTERS: dict[str, KindPrinter] = {
     "Endpoints": network.ENDPOINTS_PRINTER,
     "EndpointSlice": network.ENDPOINT_SLICE_PRINTER,
     "Node": cluster.NODE_PRINTER,
+    "Lease": cluster.LEASE_PRINTER,
     "Namespace": cluster.NAMESPACE_PRINTER,
     "Event": events.PRINTER,
     "ConfigMap": config.CONFIG_MAP_PRINTER,

@@ -1,0 +1,1 @@
+"""The agent's adapters to the container engine: the only package that imports ``docker``."""

@@ -1,0 +1,173 @@
+"""The pod status the agent reports, computed from what Docker shows (pure; the kubelet's
+``generateAPIPodStatus`` and ``getPhase``).
+
+Each container's ``state`` comes from its newest Docker instance, ``lastState`` from the one
+before, ``restartCount`` from the attempt label; a container that is not running says why it is
+waiting (the planner's reasons: ``ContainerCreating``, ``CrashLoopBackOff``, ``ErrImagePull`` …),
+which is what ``kubectl get pods`` shows in its STATUS column.
+
+The phase follows the kubelet's rules: any container waiting without ever having run → Pending;
+something running → Running; all stopped → Running again if they will restart, else Succeeded
+(all exit 0) or Failed. Condition timestamps only move when the condition's status changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from orchestrator.api.pod import (
+    ContainerTerminatedReason, ContainerWaitingReason, PodConditionType, PodPhase, RestartPolicy,
+)
+from orchestrator.api.timestamps import format_rfc3339
+
+from agent.observed import ObservedContainer, ObservedPod, RuntimeState
+from agent.sync import Waiting, is_finished
+
+
+def terminated_state(container: ObservedContainer) -> dict:
+    if container.oom_killed:
+        reason = ContainerTerminatedReason.OOM_KILLED
+    elif container.exit_code == 0:
+        reason = ContainerTerminatedReason.COMPLETED
+    else:
+        reason = ContainerTerminatedReason.ERROR
+    state = {"exitCode": container.exit_code if container.exit_code is not None else 0, "reason": reason.value,
+             "containerID": f"docker://{container.id}"}
+    if container.started_at:
+        state["startedAt"] = format_rfc3339(container.started_at)
+    if container.finished_at:
+        state["finishedAt"] = format_rfc3339(container.finished_at)
+    return {"terminated": state}
+
+
+def container_status(spec: dict, observed: ObservedPod, waiting: Waiting | None, ready: bool,
+                     started: bool = True) -> dict:
+    """One container's status. ``ready`` and ``started`` (its startup probe passed, or it has
+    none) are the prober's view of the running instance."""
+    name = spec["name"]
+    latest, previous = observed.latest(name), observed.previous(name)
+    status = {"name": name, "image": spec.get("image", ""), "imageID": "", "ready": False,
+              "restartCount": latest.attempt if latest else 0, "started": False, "lastState": {}}
+    if latest is None or latest.state in (RuntimeState.CREATED, RuntimeState.UNKNOWN):
+        why = waiting or Waiting(ContainerWaitingReason.CONTAINER_CREATING)
+        status["state"] = {"waiting": _waiting(why)}
+        if previous is not None and previous.exited:
+            status["lastState"] = terminated_state(previous)
+        return status
+    status["imageID"] = f"docker://{latest.image_id}" if latest.image_id else ""
+    status["containerID"] = f"docker://{latest.id}"
+    if latest.running:
+        status["state"] = {"running": {"startedAt": format_rfc3339(latest.started_at)} if latest.started_at else {}}
+        status["ready"] = ready
+        status["started"] = started
+        if previous is not None and previous.exited:
+            status["lastState"] = terminated_state(previous)
+        return status
+    if waiting is not None:  # exited and about to be (or waiting to be) started again
+        status["state"] = {"waiting": _waiting(waiting)}
+        status["lastState"] = terminated_state(latest)
+        return status
+    status["state"] = terminated_state(latest)
+    if previous is not None and previous.exited:
+        status["lastState"] = terminated_state(previous)
+    return status
+
+
+def _waiting(waiting: Waiting) -> dict:
+    body = {"reason": waiting.reason.value}
+    if waiting.message:
+        body["message"] = waiting.message
+    return body
+
+
+def pod_phase(pod: dict, statuses: list[dict]) -> PodPhase:
+    policy = pod["spec"].get("restartPolicy", RestartPolicy.ALWAYS.value)
+    waiting = running = stopped = succeeded = 0
+    for status in statuses:
+        state = status["state"]
+        if "running" in state:
+            running += 1
+        elif "terminated" in state:
+            stopped += 1
+            succeeded += state["terminated"]["exitCode"] == 0
+        elif status.get("lastState", {}).get("terminated"):
+            stopped += 1  # waiting to restart after having run
+        else:
+            waiting += 1
+    if waiting:
+        return PodPhase.PENDING
+    if running:
+        return PodPhase.RUNNING
+    if policy == RestartPolicy.ALWAYS.value:
+        return PodPhase.RUNNING
+    if stopped == succeeded:
+        return PodPhase.SUCCEEDED
+    if policy == RestartPolicy.NEVER.value:
+        return PodPhase.FAILED
+    return PodPhase.RUNNING
+
+
+def compute_pod_status(pod: dict, observed: ObservedPod, waiting: Mapping[str, Waiting], *,
+                       ready: Callable[[str], bool], node_ip: str, now: datetime,
+                       started: Callable[[str], bool] = lambda name: True) -> dict:
+    """The whole ``status`` to write. ``ready(name)`` is the readiness of the running container."""
+    old = pod.get("status") or {}
+    specs = pod["spec"].get("containers") or []
+    statuses = [container_status(c, observed, waiting.get(c["name"]), ready(c["name"]), started(c["name"]))
+                for c in specs]
+    phase = pod_phase(pod, statuses)
+    if phase is PodPhase.FAILED or phase is PodPhase.SUCCEEDED or is_finished(pod, observed):
+        statuses = [{**s, "ready": False} for s in statuses]
+    sandbox = observed.sandbox
+    sandbox_up = sandbox is not None and sandbox.running
+    unready = [s["name"] for s in statuses if not s["ready"]]
+    conditions = _conditions(old, phase, sandbox_up, unready, now)
+    status = {
+        "phase": phase.value,
+        "conditions": conditions,
+        "hostIP": node_ip,
+        "hostIPs": [{"ip": node_ip}],
+        "startTime": old.get("startTime") or format_rfc3339(now),
+        "containerStatuses": statuses,
+        "qosClass": old.get("qosClass"),
+    }
+    if sandbox_up and sandbox.ip:
+        status["podIP"] = sandbox.ip
+        status["podIPs"] = [{"ip": sandbox.ip}]
+    elif old.get("podIP") and phase in (PodPhase.SUCCEEDED, PodPhase.FAILED):
+        status["podIP"], status["podIPs"] = old["podIP"], old.get("podIPs")
+    return {k: v for k, v in status.items() if v is not None}
+
+
+def _conditions(old: dict, phase: PodPhase, sandbox_up: bool, unready: list[str], now: datetime) -> list[dict]:
+    previous = {c.get("type"): c for c in old.get("conditions") or []}
+    finished = phase in (PodPhase.SUCCEEDED, PodPhase.FAILED)
+
+    def condition(kind: PodConditionType, ok: bool, reason: str = "", message: str = "") -> dict:
+        status = "True" if ok else "False"
+        before = previous.get(kind.value) or {}
+        moved = before.get("status") != status
+        body = {"type": kind.value, "status": status,
+                "lastTransitionTime": format_rfc3339(now) if moved or not before.get("lastTransitionTime")
+                else before["lastTransitionTime"]}
+        if not ok and reason:
+            body["reason"] = reason
+            if message:
+                body["message"] = message
+        return body
+
+    if finished:
+        not_ready = ("PodCompleted" if phase is PodPhase.SUCCEEDED else "PodFailed", "")
+    else:
+        not_ready = ("ContainersNotReady", f"containers with unready status: [{' '.join(unready)}]")
+    scheduled = previous.get(PodConditionType.POD_SCHEDULED.value) or \
+        {"type": PodConditionType.POD_SCHEDULED.value, "status": "True", "lastTransitionTime": format_rfc3339(now)}
+    return [
+        condition(PodConditionType.POD_READY_TO_START_CONTAINERS, sandbox_up),
+        condition(PodConditionType.INITIALIZED, True),
+        condition(PodConditionType.READY, not unready and not finished, *not_ready),
+        condition(PodConditionType.CONTAINERS_READY, not unready and not finished, *not_ready),
+        scheduled,
+    ]
+

@@ -1,0 +1,268 @@
+"""``kubectl logs`` and ``kubectl exec``: from the API server to the pod's node agent and back.
+
+The API server never touches containers; like kube-apiserver with kubelets, it works out *which*
+container a request means, finds the node agent running it, and passes the stream through:
+
+1. **plan** (pure, unit-tested): the container (the only one when none is named, else
+   kubectl's "a container name must be specified … choose one of: [a b]"), the pod's phase and
+   node, and, for logs, what the pod's status already says (a container still waiting to start
+   has no logs; kubelet's words);
+2. **find the agent**: the Node's ``InternalIP``, its ``daemonEndpoints.kubeletEndpoint.Port``
+   and its pinned certificate (:mod:`orchestrator.apiserver.agenttls`);
+3. **relay**: logs as a raw text stream (each line flushed as it arrives), exec as a WebSocket
+   bridged message for message to the agent's own ``v5.channel.k8s.io`` WebSocket.
+
+Errors the agent reports (``metav1.Status``, in the kubelet's words) are handed on unchanged;
+when the agent cannot be reached the message says where we tried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, replace
+from typing import AsyncIterator, Sequence
+from urllib.parse import urlencode
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from orchestrator.api import errors
+from orchestrator.api.agentendpoint import POD_UID_PARAM, SERVING_CERT_ANNOTATION, exec_path, logs_path
+from orchestrator.api.nodestatus import internal_ip
+from orchestrator.api.podlogs import LogOptions, LogsUnavailable
+from orchestrator.api.registry import kind_for
+from orchestrator.api.remotecommand import (
+    Channel, ExecOptions, Subprotocol, failure_status, frame, negotiate, offered_protocols, unframe,
+)
+from orchestrator.apiserver.agenttls import CONNECT_TIMEOUT, AgentAddress, AgentTLS, unreachable
+from orchestrator.apiserver.objects import ObjectAPI
+
+_COMPLETED = ("Succeeded", "Failed")
+
+
+# -- planning (pure) ------------------------------------------------------------------------
+
+
+def container_for(pod: dict, requested: str | None) -> str:
+    """The container a request means, with the API server's messages (``validateContainer``)."""
+    name = pod["metadata"]["name"]
+    spec = pod.get("spec") or {}
+    containers = [c["name"] for c in spec.get("containers") or []]
+    init = [c["name"] for c in spec.get("initContainers") or []]
+    if requested:
+        if requested not in containers + init:
+            raise errors.bad_request(f"container {requested} is not valid for pod {name}")
+        return requested
+    if len(containers) == 1:
+        return containers[0]
+    if not containers:
+        raise errors.bad_request(f"a container name must be specified for pod {name}")
+    message = f"a container name must be specified for pod {name}, choose one of: [{' '.join(containers)}]"
+    if init:
+        message += f" or one of the init containers: [{' '.join(init)}]"
+    raise errors.bad_request(message)
+
+
+def plan_logs(pod: dict, options: LogOptions) -> LogOptions:
+    """The options to send to the agent, or the kubelet's error when the status already shows
+    there is nothing to read."""
+    container = container_for(pod, options.container)
+    name = pod["metadata"]["name"]
+    _require_node(pod)
+    status = _container_status(pod, container)
+    waiting = (status.get("state") or {}).get("waiting")
+    last_terminated = (status.get("lastState") or {}).get("terminated")
+    if waiting is not None and last_terminated is not None and options.previous:
+        # In back-off the newest Docker instance *is* the last terminated one, which is what the
+        # kubelet's --previous shows (lastState); the agent's "previous" would be one further back.
+        return replace(options, container=container, previous=False)
+    if waiting is not None and last_terminated is None:
+        reason = waiting.get("reason") or "ContainerCreating"
+        known = {r.value: r for r in LogsUnavailable}.get(reason, LogsUnavailable.NOT_STARTED)
+        if options.previous:
+            raise LogsUnavailable.NO_PREVIOUS.error(container, name)
+        raise known.error(container, name, reason)
+    return replace(options, container=container)
+
+
+def plan_exec(pod: dict, query: Sequence[tuple[str, str]]) -> ExecOptions:
+    """The exec to run, or why it cannot run (the same checks whether the client upgraded to a
+    WebSocket or not)."""
+    options = ExecOptions.from_query(query)
+    phase = (pod.get("status") or {}).get("phase")
+    if phase in _COMPLETED:
+        raise errors.bad_request(f"cannot exec into a container in a completed pod; current phase is {phase}")
+    container = container_for(pod, options.container)
+    _require_node(pod)
+    return replace(options, container=container)
+
+
+def agent_address(node: dict) -> AgentAddress:
+    """Where the node's agent listens and which certificate it must present."""
+    name = node["metadata"]["name"]
+    status = node.get("status") or {}
+    host = internal_ip(node)
+    port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port")
+    pin = ((node.get("metadata") or {}).get("annotations") or {}).get(SERVING_CERT_ANNOTATION)
+    if not host or not port or not pin:
+        missing = [what for what, value in (("an InternalIP address", host), ("a kubelet endpoint port", port),
+                                            (f"the {SERVING_CERT_ANNOTATION} annotation", pin)) if not value]
+        raise errors.ApiError(
+            f'node "{name}" does not publish {" and ".join(missing)}, so its agent cannot be reached for logs '
+            "or exec; is it a dockyard agent that has registered?", errors.StatusReason.SERVICE_UNAVAILABLE, 503)
+    return AgentAddress(name, host, int(port), pin)
+
+
+def _require_node(pod: dict) -> str:
+    node = (pod.get("spec") or {}).get("nodeName")
+    if not node:
+        raise errors.bad_request(f"pod {pod['metadata']['name']} does not have a host assigned")
+    return node
+
+
+def _container_status(pod: dict, container: str) -> dict:
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    return next((s for s in statuses if s.get("name") == container), {})
+
+
+# -- relaying -------------------------------------------------------------------------------
+
+
+@dataclass
+class NodeProxy:
+    api: ObjectAPI
+    tls: AgentTLS
+
+    async def stream_logs(self, request: Request, pod: dict) -> Response:
+        """``ResourceHandlers``' ``log_streamer``: the pod's log as the agent streams it."""
+        options = plan_logs(pod, LogOptions.from_query(request.query_params, pod["metadata"]["name"]))
+        address = self._address(pod)
+        context = await self.tls.context(address)
+        meta = pod["metadata"]
+        query = {**options.to_query(), POD_UID_PARAM: meta["uid"]}
+        url = f"https://{address.netloc}{logs_path(meta['namespace'], meta['name'], options.container)}"
+        client = httpx.AsyncClient(verify=context, timeout=httpx.Timeout(CONNECT_TIMEOUT, read=None))
+        try:
+            response = await client.send(client.build_request("GET", url, params=query), stream=True)
+        except httpx.HTTPError as error:
+            await client.aclose()
+            raise unreachable(address, error) from None
+        if response.status_code != 200:
+            body = await response.aread()
+            await client.aclose()
+            raise _agent_error(response.status_code, body)
+
+        async def relay() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in response.aiter_raw():
+                    yield chunk
+            except httpx.HTTPError:
+                return  # the agent went away mid-stream: the log simply ends, as kubectl's would
+            finally:
+                await response.aclose()
+                await client.aclose()
+
+        return StreamingResponse(relay(), media_type="text/plain")
+
+    async def exec(self, websocket: WebSocket, pod: dict) -> None:
+        """``ResourceHandlers``' ``exec_streamer``: bridge the client's WebSocket to the agent's."""
+        try:
+            options = plan_exec(pod, websocket.query_params.multi_items())
+            protocol = negotiate(offered_protocols(websocket.headers.get("sec-websocket-protocol")))
+            if protocol is None:
+                raise errors.bad_request(
+                    f"exec is served over WebSocket with the subprotocol {Subprotocol.V5.value} or "
+                    f"{Subprotocol.V4.value}; the client offered neither")
+            address = self._address(pod)
+            context = await self.tls.context(address)
+        except errors.ApiError as error:
+            await websocket.send_denial_response(_status_response(error))
+            return
+        await websocket.accept(subprotocol=protocol.value)
+        meta = pod["metadata"]
+        query = urlencode([*options.to_query(), (POD_UID_PARAM, meta["uid"])])
+        url = f"wss://{address.netloc}{exec_path(meta['namespace'], meta['name'], options.container)}?{query}"
+        try:
+            async with connect(url, ssl=context, subprotocols=[Subprotocol.V5.value],
+                               open_timeout=CONNECT_TIMEOUT, max_size=None, compression=None) as agent:
+                await _bridge(websocket, agent)
+        except InvalidStatus as error:
+            await _finish(websocket, failure_status(_agent_error(error.response.status_code,
+                                                                 error.response.body or b"").message))
+        except (InvalidHandshake, OSError, asyncio.TimeoutError) as error:
+            await _finish(websocket, failure_status(unreachable(address, error).message))
+
+    def _address(self, pod: dict) -> AgentAddress:
+        node_name = pod["spec"]["nodeName"]
+        try:
+            node = self.api.get(kind_for("v1", "Node"), None, node_name)
+        except errors.ApiError as error:
+            if error.code != 404:
+                raise
+            raise errors.ApiError(f'pod {pod["metadata"]["name"]} is bound to node "{node_name}", which no '
+                                  "longer exists", errors.StatusReason.SERVICE_UNAVAILABLE, 503) from None
+        return agent_address(node)
+
+
+async def _bridge(client: WebSocket, agent: ClientConnection) -> None:
+    """Messages both ways until the agent ends the session (after its final status) or the
+    client goes away."""
+    status_seen = False
+
+    async def client_to_agent() -> None:
+        try:
+            while True:
+                message = await client.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                data = message.get("bytes") or (message.get("text") or "").encode()
+                if data:
+                    await agent.send(data)
+        except (WebSocketDisconnect, RuntimeError, ConnectionClosed):
+            pass
+        await agent.close()
+
+    upstream = asyncio.create_task(client_to_agent())
+    try:
+        async for message in agent:
+            data = message if isinstance(message, bytes) else message.encode()
+            status_seen = status_seen or (bool(data) and unframe(data)[0] == Channel.ERROR)
+            await client.send_bytes(data)
+        if not status_seen:
+            await client.send_bytes(frame(Channel.ERROR, json.dumps(failure_status(
+                "the node agent ended the session before the command finished")).encode()))
+        await client.close(1000)
+    except (ConnectionClosed, WebSocketDisconnect, RuntimeError, OSError):
+        pass  # one side vanished; the other is closed below
+    finally:
+        upstream.cancel()
+
+
+async def _finish(websocket: WebSocket, status: dict) -> None:
+    try:
+        await websocket.send_bytes(frame(Channel.ERROR, json.dumps(status).encode()))
+        await websocket.close(1000)
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        pass
+
+
+def _agent_error(code: int, body: bytes) -> errors.ApiError:
+    """The agent's ``metav1.Status`` as our error, or a plain description when it sent none."""
+    try:
+        status = json.loads(body)
+    except ValueError:
+        status = {}
+    if isinstance(status, dict) and status.get("kind") == "Status" and status.get("message"):
+        reason = {r.value: r for r in errors.StatusReason}.get(status.get("reason", ""), errors.StatusReason.BAD_REQUEST)
+        return errors.ApiError(status["message"], reason, int(status.get("code") or code))
+    text = body.decode(errors="replace").strip() or f"HTTP {code}"
+    return errors.ApiError(f"the node agent answered: {text}", errors.StatusReason.INTERNAL_ERROR, 500)
+
+
+def _status_response(error: errors.ApiError) -> Response:
+    return Response(json.dumps(error.to_status()), error.code, media_type="application/json")

@@ -1,0 +1,44 @@
+"""Writing a controller's ``status`` while others write too.
+
+Users scale, kubectl patches, other controllers annotate: between a controller's read and its
+status write the object may have moved on. :func:`write_status` recomputes the status from the
+fresh object and tries again a few times, skips the write when nothing changed (a no-op write
+would wake every watcher), and gives up quietly when the object is gone or was re-created under
+the same name — the new one's own pass writes its status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from orchestrator.api import errors
+from orchestrator.api.registry import ResourceKind
+from orchestrator.apiserver.objects import ObjectAPI
+
+ATTEMPTS = 3
+
+
+def write_status(api: ObjectAPI, rk: ResourceKind, obj: dict, compute: Callable[[dict], dict]) -> dict | None:
+    """Set ``status = compute(obj)``; the object as written (or unchanged), None if it is gone."""
+    meta = obj["metadata"]
+    for attempt in range(ATTEMPTS):
+        status = compute(obj)
+        if status == (obj.get("status") or {}):
+            return obj
+        try:
+            return api.update(rk, meta.get("namespace"), meta["name"], {**obj, "status": status},
+                              subresource="status").object
+        except errors.ApiError as error:
+            if error.code == 404:
+                return None
+            if error.reason is not errors.StatusReason.CONFLICT or attempt == ATTEMPTS - 1:
+                raise
+        try:
+            obj = api.get(rk, meta.get("namespace"), meta["name"])
+        except errors.ApiError as error:
+            if error.code == 404:
+                return None
+            raise
+        if obj["metadata"]["uid"] != meta["uid"]:
+            return None
+    return obj
