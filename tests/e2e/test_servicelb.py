@@ -28,23 +28,23 @@ def test_load_balancer_ingress_is_the_ready_nodes_and_follows_them(control_plane
     register_node(control_plane, "node-2", "10.244.0.12")
     kubectl("apply", "-f", "-", input=yaml.safe_dump(SERVICE))
     wait_for("both nodes as EXTERNAL-IP", lambda: external_ip(kubectl) == "10.244.0.11,10.244.0.12", timeout=10)
-    described = kubectl("describe", "svc", "hostname-svc-lb")
+    described = kubectl.wait_described("svc", "hostname-svc-lb", text="EnsuredLoadBalancer")
     assert re.search(r"^LoadBalancer Ingress:\s+10\.244\.0\.11 \(VIP\), 10\.244\.0\.12 \(VIP\)$", described,
                      re.MULTILINE), described
-    assert "EnsuringLoadBalancer" in described and "EnsuredLoadBalancer" in described
+    assert "EnsuringLoadBalancer" in described
     service = json.loads(kubectl("get", "svc", "hostname-svc-lb", "-o", "json"))
     assert service["metadata"]["finalizers"] == ["service.kubernetes.io/load-balancer-cleanup"]
 
     kubectl("patch", "node", "node-2", "--subresource=status", "--type=merge", "-p",
             json.dumps({"status": {"conditions": [{"type": "Ready", "status": "False", "reason": "KubeletNotReady"}]}}))
     wait_for("node-2 to leave the ingress", lambda: external_ip(kubectl) == "10.244.0.11", timeout=10)
-    assert "UpdatedLoadBalancer" in kubectl("describe", "svc", "hostname-svc-lb")
+    kubectl.wait_described("svc", "hostname-svc-lb", text="UpdatedLoadBalancer")
 
     kubectl("patch", "svc", "hostname-svc-lb", "--type=merge", "-p", '{"spec":{"type":"NodePort"}}')
     wait_for("the load balancer to be cleaned up", lambda: not json.loads(kubectl(
         "get", "svc", "hostname-svc-lb", "-o", "json"))["metadata"].get("finalizers"), timeout=10)
     assert external_ip(kubectl) == "<none>"
-    assert "DeletedLoadBalancer" in kubectl("describe", "svc", "hostname-svc-lb")
+    kubectl.wait_described("svc", "hostname-svc-lb", text="DeletedLoadBalancer")
 
 
 def test_deleting_a_load_balancer_service_waits_for_the_clean_up_and_completes(control_plane, kubectl):

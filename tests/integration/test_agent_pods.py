@@ -57,13 +57,6 @@ def wait_pod(kubectl, name: str, what: str, check, timeout: float = 60, every: f
                     explain=lambda: kubectl.run("describe", "pod", name, check=False).stdout + kubectl.cluster_logs())
 
 
-def wait_event(kubectl, name: str, text: str, timeout: float = 10) -> None:
-    """Events are recorded in the background, as the kubelet's are: one can land a moment after
-    the status change it explains, so a test waits for it rather than reading once."""
-    wait_pod(kubectl, name, f"an event saying {text!r}",
-             lambda: text in kubectl("describe", "pod", name), timeout=timeout)
-
-
 def apply(kubectl, manifest: dict | str) -> None:
     kubectl("apply", "-f", "-", input=manifest if isinstance(manifest, str) else json.dumps(manifest))
 
@@ -207,7 +200,7 @@ def test_crash_loop_follows_the_backoff_curve_and_keeps_the_previous_logs(kubect
     assert restarts >= 4
     previous = kubectl("logs", "crasher", "--previous")
     assert re.fullmatch(r"attempt at \d+\n", previous)
-    wait_event(kubectl, "crasher", "Back-off restarting failed container c in pod crasher")
+    kubectl.wait_described("pod", "crasher", text="Back-off restarting failed container c in pod crasher")
     delete(kubectl, "crasher")
 
 
@@ -241,8 +234,8 @@ def test_failing_liveness_restarts_and_failing_readiness_keeps_the_pod_unready(k
     apply(kubectl, pod("unready", {"name": "web", "image": "nginx:latest",
                                    "readinessProbe": {"exec": {"command": ["false"]}, **probe}}))
     wait_pod(kubectl, "unlive", "to restart", lambda: int(pod_row(kubectl, "unlive")[3]) >= 1, timeout=40)
-    wait_event(kubectl, "unlive", "Liveness probe failed: HTTP probe failed with statuscode: 404")
-    wait_event(kubectl, "unlive", "Container web failed liveness probe, will be restarted")
+    kubectl.wait_described("pod", "unlive", text="Liveness probe failed: HTTP probe failed with statuscode: 404")
+    kubectl.wait_described("pod", "unlive", text="Container web failed liveness probe, will be restarted")
     time.sleep(3)
     row = pod_row(kubectl, "unready")
     assert row[1:4] == ["0/1", "Running", "0"], row
@@ -263,7 +256,7 @@ def test_missing_image_and_out_of_memory(kubectl):
     wait_pod(kubectl, "no-image", "ErrImagePull then ImagePullBackOff",
              lambda: seen.add(pod_row(kubectl, "no-image")[2]) or {"ErrImagePull", "ImagePullBackOff"} <= seen,
              timeout=40, every=0.2)
-    wait_event(kubectl, "no-image", 'Back-off pulling image "dockyard-test/no-such-image:1.0"')
+    kubectl.wait_described("pod", "no-image", text='Back-off pulling image "dockyard-test/no-such-image:1.0"')
     assert 'Failed to pull image "dockyard-test/no-such-image:1.0"' in kubectl("describe", "pod", "no-image")
     wait_pod(kubectl, "hungry", "OOMKilled", lambda: pod_row(kubectl, "hungry")[2] == "OOMKilled")
     terminated = pod_json(kubectl, "hungry")["status"]["containerStatuses"][0]["state"]["terminated"]
@@ -321,7 +314,7 @@ def test_a_dead_sandbox_is_rebuilt_and_its_containers_restarted(kubectl, engine)
              lambda: pod_row(kubectl, "fragile")[1:4] == ["1/1", "Running", "1"])
     (new_pause,) = [c for c in docker_containers(engine, uid, labels.SANDBOX) if c.status == "running"]
     assert new_pause.id != pause.id
-    wait_event(kubectl, "fragile", "Pod sandbox changed, it will be killed and re-created.")
+    kubectl.wait_described("pod", "fragile", text="Pod sandbox changed, it will be killed and re-created.")
     assert pod_json(kubectl, "fragile")["status"]["podIP"]
     delete(kubectl, "fragile")
 

@@ -6,6 +6,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.waiting import wait_for
+
 
 @dataclass
 class Kubectl:
@@ -23,6 +25,14 @@ class Kubectl:
 
     def __call__(self, *args: str, **kwargs) -> str:
         return self.run(*args, **kwargs).stdout
+
+    def wait_described(self, *target: str, text: str, timeout: float = 10) -> str:
+        """``kubectl describe TARGET`` once it says ``text``. Events are recorded after (or, in the
+        agent, beside) the change they explain, as in Kubernetes, so a test that has just seen the
+        change waits for the event rather than reading once."""
+        return wait_for(f"describe {' '.join(target)} to say {text!r}",
+                        lambda: (out := self("describe", *target)) if text in out else None,
+                        explain=lambda: self.run("describe", *target, check=False).stdout, timeout=timeout)
 
     def first_lines(self, count: int, *args: str) -> list[str]:
         """The first ``count`` lines a streaming command (``logs -f``, ``get -w``) prints; then
