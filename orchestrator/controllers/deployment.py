@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Callable, Hashable, Iterable
+from typing import Callable, Hashable
 
 from orchestrator.api import errors
 from orchestrator.api.apps import DeploymentConditionReason, DeploymentConditionType
@@ -41,12 +41,10 @@ from orchestrator.api.registry import kind_for
 from orchestrator.apiserver.objects import ObjectAPI, PatchType
 from orchestrator.controllers import deployment_plan as plan
 from orchestrator.controllers import rollout
-from orchestrator.controllers.base import Controller
 from orchestrator.controllers.events import EventRecorder
+from orchestrator.controllers.owners import OwnerController
 from orchestrator.controllers.replicaset_plan import controller_ref, selector_of
 from orchestrator.controllers.status import write_status
-from orchestrator.store import EventType as StoreEventType
-from orchestrator.store import StoredEvent
 from orchestrator.api.timestamps import utc_now
 
 DEPLOYMENT, REPLICA_SET, POD = kind_for("apps/v1", "Deployment"), kind_for("apps/v1", "ReplicaSet"), kind_for("v1", "Pod")
@@ -65,7 +63,8 @@ class StepPending(Exception):
     """A pass could not finish its step (e.g. a hash collision); the key is retried with back-off."""
 
 
-class DeploymentController(Controller):
+class DeploymentController(OwnerController):
+    owner, dependent = DEPLOYMENT, REPLICA_SET
     name = "deployment-controller"
     workers = 2
     resync_seconds = 30.0
@@ -74,27 +73,6 @@ class DeploymentController(Controller):
         super().__init__(api)
         self.events = EventRecorder(api, COMPONENT)
         self._clock = clock
-
-    # -- which keys ---------------------------------------------------------------------------
-
-    def keys_for(self, event: StoredEvent) -> Iterable[Hashable]:
-        if event.key.resource == DEPLOYMENT.qualified_resource:
-            if event.type is not StoreEventType.DELETED:
-                yield (event.key.namespace, event.key.name)
-        elif event.key.resource == REPLICA_SET.qualified_resource:
-            owners = {ref["name"] for obj in (event.object, event.previous) if obj is not None
-                      if (ref := controller_ref(obj)) and ref.get("kind") == DEPLOYMENT.kind}
-            for owner in sorted(owners):
-                yield (event.key.namespace, owner)
-            if not owners and event.type is not StoreEventType.DELETED:
-                labels = event.object["metadata"].get("labels")
-                for deployment in self.api.list(DEPLOYMENT, event.key.namespace)[0]:
-                    if selector_of(deployment).matches(labels):
-                        yield (event.key.namespace, deployment["metadata"]["name"])
-
-    def resync_keys(self) -> Iterable[Hashable]:
-        for deployment in self.api.list(DEPLOYMENT, None)[0]:
-            yield (deployment["metadata"]["namespace"], deployment["metadata"]["name"])
 
     # -- one pass -----------------------------------------------------------------------------
 

@@ -32,22 +32,20 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from enum import Enum
-from typing import Callable, Hashable, Iterable
+from typing import Callable, Hashable
 
 from orchestrator.api import errors
 from orchestrator.api.core import EventType
 from orchestrator.api.registry import kind_for
 from orchestrator.apiserver.objects import DeleteOptions, ObjectAPI, PatchType
-from orchestrator.controllers.base import Controller
 from orchestrator.controllers.events import EventRecorder
+from orchestrator.controllers.owners import OwnerController
 from orchestrator.controllers.replicaset_plan import (
-    Failure, ReplicaFailureReason, ReplicaPlan, claim, compute_status, controller_ref, is_active,
+    Failure, ReplicaFailureReason, ReplicaPlan, claim, compute_status, controller_ref,
     next_availability, plan_replicas, pod_from_template, selector_of, slow_start_batches, with_controller_ref,
     without_owner,
 )
 from orchestrator.controllers.status import write_status
-from orchestrator.store import EventType as StoreEventType
-from orchestrator.store import StoredEvent
 from orchestrator.api.timestamps import format_rfc3339, utc_now
 
 log = logging.getLogger("dockyard.replicaset")
@@ -67,7 +65,8 @@ class ReplicasNotReached(Exception):
     """A pass could not create or delete every pod it meant to; the key is retried with back-off."""
 
 
-class ReplicaSetController(Controller):
+class ReplicaSetController(OwnerController):
+    owner, dependent = REPLICA_SET, POD
     name = "replicaset-controller"
     workers = 2
     resync_seconds = 30.0
@@ -76,32 +75,6 @@ class ReplicaSetController(Controller):
         super().__init__(api)
         self.events = EventRecorder(api, COMPONENT)
         self._clock = clock
-
-    # -- which keys ---------------------------------------------------------------------------
-
-    def keys_for(self, event: StoredEvent) -> Iterable[Hashable]:
-        if event.key.resource == REPLICA_SET.qualified_resource:
-            if event.type is not StoreEventType.DELETED:
-                yield (event.key.namespace, event.key.name)
-        elif event.key.resource == POD.qualified_resource:
-            yield from self._keys_for_pod(event)
-
-    def _keys_for_pod(self, event: StoredEvent) -> Iterable[Hashable]:
-        namespace = event.key.namespace
-        owners = {ref["name"] for obj in (event.object, event.previous) if obj is not None
-                  if (ref := controller_ref(obj)) and ref.get("kind") == REPLICA_SET.kind}
-        for owner in sorted(owners):
-            yield (namespace, owner)
-        if event.type is not StoreEventType.DELETED and controller_ref(event.object) is None \
-                and is_active(event.object):
-            labels = event.object["metadata"].get("labels")
-            for rs in self.api.list(REPLICA_SET, namespace)[0]:
-                if selector_of(rs).matches(labels) and rs["metadata"]["name"] not in owners:
-                    yield (namespace, rs["metadata"]["name"])
-
-    def resync_keys(self) -> Iterable[Hashable]:
-        for rs in self.api.list(REPLICA_SET, None)[0]:
-            yield (rs["metadata"]["namespace"], rs["metadata"]["name"])
 
     # -- one pass -----------------------------------------------------------------------------
 
