@@ -33,6 +33,12 @@ moment makes one pod too many. Here each ReplicaSet counts as the larger of ``sp
 ``status.replicas`` (the pods it had at its last pass), so the new ReplicaSet grows only once the
 old one reports the pod gone: the surge bound holds for the pods that exist, not just on paper.
 
+**Counting availability** is stricter for the same reason: an old ReplicaSet just told to shrink
+from 6 to 5 still reports 6 available (its status counts the pods its last pass started from),
+and trusting that would let the next step take away one ready pod too many. Each ReplicaSet's
+availability counts as at most its ``spec.replicas`` (:meth:`RSView.available_to_keep`): no more
+of its pods than that will stay.
+
 **Proportional scaling** (:func:`proportional_sizes`): when ``replicas`` changes mid-rollout,
 every active ReplicaSet grows or shrinks in proportion to its size, so a rollout half done stays
 half done; rounding leftovers go to the largest.
@@ -61,6 +67,11 @@ class RSView:
     created: str = ""  # creationTimestamp: older ReplicaSets sort first
     max_replicas: int | None = None  # the deployment.kubernetes.io/max-replicas annotation
     pods: int = 0  # status.replicas: the active pods it had at its controller's last pass
+
+    @property
+    def available_to_keep(self) -> int:
+        """Available pods it will still have once its controller has caught up with ``replicas``."""
+        return min(self.available, self.replicas)
 
 
 def scaled_value(value: int | str | None, total: int, round_up: bool) -> int:
@@ -142,7 +153,7 @@ def scale_down_old(replicas: int, max_surge, max_unavailable_value, new_rs: RSVi
     new_replicas = new_rs.replicas if new_rs else 0
     all_pods = total_replicas(old_rss) + new_replicas
     min_available = replicas - max_unavailable(max_surge, max_unavailable_value, replicas)
-    new_unavailable = new_replicas - (new_rs.available if new_rs else 0)
+    new_unavailable = new_replicas - (new_rs.available_to_keep if new_rs else 0)
     budget = all_pods - min_available - new_unavailable
     if budget <= 0:
         return {}
@@ -152,14 +163,14 @@ def scale_down_old(replicas: int, max_surge, max_unavailable_value, new_rs: RSVi
     for rs in _by_age(old_rss):
         if cleaned >= budget:
             break
-        unhealthy = rs.replicas - rs.available
+        unhealthy = rs.replicas - rs.available_to_keep
         if rs.replicas == 0 or unhealthy <= 0:
             continue
         down = min(budget - cleaned, unhealthy)
         sizes[rs.name] = rs.replicas - down
         cleaned += down
     # 2. then healthy ones, as long as enough stay available overall
-    available = sum(rs.available for rs in old_rss) + (new_rs.available if new_rs else 0)
+    available = sum(rs.available_to_keep for rs in old_rss) + (new_rs.available_to_keep if new_rs else 0)
     allowed = available - min_available
     removed = 0
     for rs in _by_age(old_rss):

@@ -43,12 +43,17 @@ def test_invalid_fencepost_says_what_to_use(bad):
         scaled_value(bad, 10, True)
 
 
-def simulate(replicas: int, surge, unavailable, ready=lambda step, rs: True, steps: int = 100):
+def simulate(replicas: int, surge, unavailable, ready=lambda step, rs: True, steps: int = 100,
+             lag: int = 0):
     """Run rolling-update steps as the controller does; pods of a scaled RS turn available when
-    ``ready`` says so. Yields (old replicas, new replicas, total available) after each change."""
+    ``ready`` says so. An old RS told to shrink goes on reporting its previous availability for
+    ``lag`` more steps, as its status does until its own controller's next pass.
+    Yields (old replicas, new replicas, pods really available) after each change."""
     old = RSView("old", replicas, replicas, "1")
+    old_available = replicas  # what really is available, whatever the status says
     new = RSView("new", 0, 0, "2")
-    history = [(old.replicas, new.replicas, old.available + new.available)]
+    history = [(old.replicas, new.replicas, old_available + new.available)]
+    stale_steps = 0
     for step in range(steps):
         size = new_rs_replicas(replicas, surge, [old, new], new)
         if size != new.replicas:
@@ -56,13 +61,16 @@ def simulate(replicas: int, surge, unavailable, ready=lambda step, rs: True, ste
         else:
             sizes = scale_down_old(replicas, surge, unavailable, new, [old])
             if sizes:
-                down = sizes["old"]
-                old = RSView("old", down, min(old.available, down), "1")
+                old_available = min(old_available, sizes["old"])
+                old, stale_steps = RSView("old", sizes["old"], old.available, "1"), lag + 1
             elif new.available == new.replicas and old.replicas == 0:
                 break
+        stale_steps = max(stale_steps - 1, 0)
+        if not stale_steps:
+            old = RSView("old", old.replicas, old_available, "1")
         if ready(step, new):
             new = RSView("new", new.replicas, new.replicas, "2")
-        history.append((old.replicas, new.replicas, old.available + new.available))
+        history.append((old.replicas, new.replicas, old_available + new.available))
     return history
 
 
@@ -105,6 +113,15 @@ def test_unhealthy_old_replicas_go_first():
     assert scale_down_old(3, 1, 0, new, [older, old]) == {"older": 0}
 
 
+def test_an_old_replica_set_is_not_counted_as_more_available_than_it_will_stay():
+    """6 replicas, 25 %/25 % (surge 2, unavailable 1). The old RS was just told to shrink 6 → 5
+    and still reports 6 available (its last pass counted the pod it is deleting); the new RS has
+    1 of 3 available. One more old pod may go, not two: 4 old + 1 new stay ≥ 5 ready."""
+    old = RSView("old", 5, 6, "1", pods=6)
+    new = RSView("new", 3, 1, "2", pods=3)
+    assert scale_down_old(6, "25%", "25%", new, [old]) == {"old": 4}
+
+
 @pytest.mark.parametrize("replicas, active, observed, expected", [
     # mid-rollout 10 → 20 (worked example in the docstring)
     (20, [RSView("old", 8, 8, "1", 13), RSView("new", 5, 0, "2", 13)], 13, {"old": 15, "new": 10}),
@@ -127,22 +144,24 @@ fencepost = st.one_of(st.integers(min_value=0, max_value=5),
 
 @settings(max_examples=100, deadline=None)
 @given(replicas=st.integers(min_value=1, max_value=20), surge=fencepost, unavailable=fencepost,
-       readiness=st.lists(st.booleans(), min_size=1, max_size=20))
-def test_bounds_hold_whatever_becomes_ready(replicas, surge, unavailable, readiness):
-    """Never more than replicas + maxSurge pods; never fewer than replicas - maxUnavailable available."""
+       readiness=st.lists(st.booleans(), min_size=1, max_size=20), lag=st.integers(min_value=0, max_value=3))
+def test_bounds_hold_whatever_becomes_ready(replicas, surge, unavailable, readiness, lag):
+    """Never more than replicas + maxSurge pods; never fewer than replicas - maxUnavailable
+    available, even while an old ReplicaSet's status lags behind its scale-down."""
     max_surge, max_unav = fenceposts(surge, unavailable, replicas)
     max_unav = min(max_unav, replicas)
     history = simulate(replicas, surge, unavailable,
-                       ready=lambda step, rs: readiness[step % len(readiness)], steps=150)
+                       ready=lambda step, rs: readiness[step % len(readiness)], steps=150, lag=lag)
     for old, new, available in history:
         assert old + new <= replicas + max_surge
         assert available >= replicas - max_unav
 
 
 @settings(max_examples=100, deadline=None)
-@given(replicas=st.integers(min_value=1, max_value=20), surge=fencepost, unavailable=fencepost)
-def test_rollout_always_completes_when_pods_become_available(replicas, surge, unavailable):
-    assert simulate(replicas, surge, unavailable)[-1] == (0, replicas, replicas)
+@given(replicas=st.integers(min_value=1, max_value=20), surge=fencepost, unavailable=fencepost,
+       lag=st.integers(min_value=0, max_value=3))
+def test_rollout_always_completes_when_pods_become_available(replicas, surge, unavailable, lag):
+    assert simulate(replicas, surge, unavailable, lag=lag)[-1] == (0, replicas, replicas)
 
 
 def test_template_hash_is_kubernetes_shaped_and_stable():
