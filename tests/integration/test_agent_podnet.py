@@ -35,13 +35,6 @@ PAUSE = "dockyard/pause:1.0"
 
 
 @pytest.fixture
-def engine():
-    client = docker.from_env()
-    yield client
-    client.close()
-
-
-@pytest.fixture
 def cluster(engine):
     """A fresh cluster identity and address plan; everything labelled with its uid goes at the end."""
     uid = str(uuid.uuid4())

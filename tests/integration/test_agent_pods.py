@@ -37,20 +37,6 @@ def cluster(cluster_factory):
     return cluster_factory(nodes=2)
 
 
-@pytest.fixture(scope="module")
-def kubectl(cluster):
-    tool = cluster.kubectl()
-    tool.cluster_logs = cluster.logs  # for failure messages: what the agents said
-    return tool
-
-
-@pytest.fixture(scope="module")
-def engine():
-    client = docker.from_env()
-    yield client
-    client.close()
-
-
 def wait_pod(kubectl, name: str, what: str, check, timeout: float = 60, every: float = 0.3):
     """``wait_for`` about one pod; a time-out shows ``kubectl describe`` and the process logs."""
     return wait_for(f"{name}: {what}", check, timeout=timeout, every=every,

@@ -32,16 +32,6 @@ MAX_SURGE = 1
 PODS = "/api/v1/namespaces/default/pods"
 
 
-@pytest.fixture(scope="module")
-def cluster(cluster_factory):
-    return cluster_factory(nodes=3)
-
-
-@pytest.fixture(scope="module")
-def kubectl(cluster):
-    return cluster.kubectl()
-
-
 def deployment() -> dict:
     return {
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": NAME},

@@ -28,16 +28,6 @@ NAME = "my-nginx-deployment"
 BROKEN = "nginx:does-not-exist"
 
 
-@pytest.fixture(scope="module")
-def cluster(cluster_factory):
-    return cluster_factory(nodes=3)
-
-
-@pytest.fixture(scope="module")
-def kubectl(cluster):
-    return cluster.kubectl()
-
-
 def replicasets(kubectl) -> dict[str, dict]:
     """This Deployment's ReplicaSets by image: spec and status replicas."""
     items = json.loads(kubectl("get", "rs", "-l", "app=my-nginx", "-o", "json"))["items"]

@@ -32,11 +32,6 @@ def cluster(cluster_factory):
                                                 "--default-not-ready-toleration-seconds", str(TOLERATION)))
 
 
-@pytest.fixture(scope="module")
-def kubectl(cluster):
-    return cluster.kubectl()
-
-
 def wait_for(what: str, check, cluster, timeout: float = 40, every: float = 0.3):
     return waiting.wait_for(what, check, cluster.logs, timeout, every)
 

@@ -26,7 +26,6 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import docker
 import pytest
 
 from orchestrator.api.clusternetwork import ClusterNetwork
@@ -126,13 +125,6 @@ def cluster(tmp_path_factory):
         if uid:
             remove_cluster_objects(uid)
             network_lock_path(network_name(name, uid)).unlink(missing_ok=True)
-
-
-@pytest.fixture(scope="module")
-def engine():
-    client = docker.from_env()
-    yield client
-    client.close()
 
 
 @pytest.fixture(scope="module")

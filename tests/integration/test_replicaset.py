@@ -20,16 +20,6 @@ SEED_RS = REPO / "examples" / "seed" / "replicaset-nginx.yaml"
 ECHO = "alicek106/rr-test:echo-hostname"
 
 
-@pytest.fixture(scope="module")
-def cluster(cluster_factory):
-    return cluster_factory(nodes=3)
-
-
-@pytest.fixture(scope="module")
-def kubectl(cluster):
-    return cluster.kubectl()
-
-
 def pods(kubectl, selector: str) -> list[dict]:
     return json.loads(kubectl("get", "pods", "-l", selector, "-o", "json"))["items"]
 

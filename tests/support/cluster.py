@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import json
 import os
-import ssl
 import subprocess
 import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from orchestrator.cli.lifecycle.processes import records, stop
-from orchestrator.cluster.kubeconfig import read_kubeconfig
 from orchestrator.cluster.statedir import StateDir
+from tests.support.apiaccess import ApiAccess
 from tests.support.controlplane import free_port
 from tests.support.kubectl import Kubectl
 
@@ -39,7 +36,7 @@ def dockyard(*args: str, timeout: float = 180, env: dict | None = None) -> subpr
 
 
 @dataclass
-class LocalCluster:
+class LocalCluster(ApiAccess):
     state_dir: Path
     nodes: int = 1
     api_port: int = field(default_factory=free_port)
@@ -115,16 +112,6 @@ class LocalCluster:
     @property
     def node_names(self) -> list[str]:
         return [f"node-{i}" for i in range(1, self.nodes + 1)]
-
-    def token(self) -> str:
-        return read_kubeconfig(self.kubeconfig)["token"]
-
-    def ssl_context(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cadata=read_kubeconfig(self.kubeconfig)["ca_pem"])
-
-    def client(self, token: str | None = None, **kwargs) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {token or self.token()}"} if token != "" else {}
-        return httpx.Client(base_url=self.url, verify=self.ssl_context(), headers=headers, timeout=30, **kwargs)
 
     def kubectl(self, cache_dir: Path | None = None) -> Kubectl:
         return Kubectl(self.kubeconfig, cache_dir or self.state_dir.parent / f"kube-cache-{self.name}")

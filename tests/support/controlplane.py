@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import ssl
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from orchestrator.cluster.kubeconfig import read_kubeconfig
+from tests.support.apiaccess import ApiAccess
 
 
 def free_port() -> int:
@@ -28,7 +27,7 @@ def free_port() -> int:
 
 
 @dataclass
-class ControlPlaneProcess:
+class ControlPlaneProcess(ApiAccess):
     state_dir: Path
     port: int
     extra_args: list[str] = field(default_factory=list)
@@ -60,16 +59,6 @@ class ControlPlaneProcess:
                 pass
             time.sleep(0.1)
         raise RuntimeError(f"dockyard server did not become ready in {timeout}s; see {log.name}")
-
-    def token(self) -> str:
-        return read_kubeconfig(self.kubeconfig)["token"]
-
-    def ssl_context(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cadata=read_kubeconfig(self.kubeconfig)["ca_pem"])
-
-    def client(self, token: str | None = None, **kwargs) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {token or self.token()}"} if token != "" else {}
-        return httpx.Client(base_url=self.url, verify=self.ssl_context(), headers=headers, timeout=30, **kwargs)
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.process and self.process.poll() is None:

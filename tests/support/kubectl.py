@@ -30,8 +30,11 @@ class Kubectl:
         """``kubectl describe TARGET`` once it says ``text``. Events are recorded after (or, in the
         agent, beside) the change they explain, as in Kubernetes, so a test that has just seen the
         change waits for the event rather than reading once."""
-        return wait_for(f"describe {' '.join(target)} to say {text!r}",
-                        lambda: (out := self("describe", *target)) if text in out else None,
+        def saying() -> str | None:
+            described = self("describe", *target)
+            return described if text in described else None
+
+        return wait_for(f"describe {' '.join(target)} to say {text!r}", saying,
                         explain=lambda: self.run("describe", *target, check=False).stdout, timeout=timeout)
 
     def first_lines(self, count: int, *args: str) -> list[str]:
