@@ -4,12 +4,14 @@ Everything here is a function of what was read and the clock reading the caller 
 tables in the unit tests are the specification. :mod:`orchestrator.controllers.nodelifecycle`
 reads, calls these and writes.
 
-**Health.** The agent writes the node's conditions with a fresh ``lastHeartbeatTime`` every few
-seconds (:class:`agent.node.Heartbeat`). As kube-controller-manager does, the age of a heartbeat is
-measured on *our* clock: :func:`observe` remembers when we first saw the current
-``lastHeartbeatTime`` value, so an agent whose clock is off (another machine) is judged fairly,
-and a control plane that was down longer than the grace period gives every node a full grace
-period after it starts instead of declaring them all lost at once. A node is
+**Health.** The agent shows it is alive in two ways every few seconds
+(:class:`agent.node.Heartbeat`): a fresh ``lastHeartbeatTime`` on the node's conditions, and a
+fresh ``renewTime`` on its Lease ``kube-node-lease/<node>``. As kube-controller-manager does, either
+one moving counts as a heartbeat (since Kubernetes 1.17 the Lease is the kubelet's cheap, frequent
+one), and the age of a heartbeat is measured on *our* clock: :func:`observe` remembers when we
+first saw the current pair of values, so an agent whose clock is off (another machine) is judged
+fairly, and a control plane that was down longer than the grace period gives every node a full
+grace period after it starts instead of declaring them all lost at once. A node is
 
 * ``READY`` when its Ready condition is True and the heartbeat moved within the grace period;
 * ``NOT_READY`` when the agent says Ready=False (it is alive but, e.g., its runtime is down);
@@ -73,19 +75,22 @@ _EFFECTS = (TaintEffect.NO_SCHEDULE, TaintEffect.NO_EXECUTE)
 
 @dataclass(frozen=True)
 class Observation:
-    """The node's heartbeat value as last seen, and when (on our clock) it was first seen."""
+    """The node's signs of life as last seen — its Ready condition's ``lastHeartbeatTime`` and its
+    Lease's ``renewTime`` — and when (on our clock) that pair was first seen."""
 
     heartbeat: str | None
+    lease_renewed: str | None
     seen_at: datetime
 
 
-def observe(previous: Observation | None, node: dict, now: datetime) -> Observation:
-    """The heartbeat observation after looking at ``node`` at ``now``: unchanged while the
-    ``lastHeartbeatTime`` stays the same, restarted at ``now`` when it moved (or on first sight)."""
+def observe(previous: Observation | None, node: dict, now: datetime, lease: dict | None = None) -> Observation:
+    """The observation after looking at ``node`` and its ``lease`` at ``now``: unchanged while both
+    stay the same, restarted at ``now`` when either moved (or on first sight)."""
     beat = (ready_condition(node) or {}).get("lastHeartbeatTime")
-    if previous is not None and previous.heartbeat == beat:
+    renewed = ((lease or {}).get("spec") or {}).get("renewTime")
+    if previous is not None and (previous.heartbeat, previous.lease_renewed) == (beat, renewed):
         return previous
-    return Observation(beat, now)
+    return Observation(beat, renewed, now)
 
 
 @dataclass(frozen=True)
@@ -98,7 +103,7 @@ class HealthPlan:
 
 
 def plan_health(node: dict, now: datetime, grace_seconds: float, last_seen: datetime) -> HealthPlan:
-    """Decide the node's health; ``last_seen`` is when its heartbeat last moved (:func:`observe`)."""
+    """Decide the node's health; ``last_seen`` is when a heartbeat last moved (:func:`observe`)."""
     ready = ready_condition(node)
     if ready is not None and ready.get("status") == ConditionStatus.UNKNOWN.value:
         return HealthPlan(NodeHealth.UNKNOWN, None, None)

@@ -3,9 +3,10 @@
 One work key per node. A reconcile reads the node and moves it one step, with the decisions
 taken by the pure functions of :mod:`orchestrator.controllers.nodehealth`:
 
-1. **Health.** A Ready condition whose ``lastHeartbeatTime`` has not moved for longer than the
-   grace period (``--node-monitor-grace-period``, measured on our clock: the one piece of memory
-   this controller keeps, as Kubernetes' does) becomes ``Unknown``/``NodeStatusUnknown``. The write is a
+1. **Health.** A node whose heartbeats — its Ready condition's ``lastHeartbeatTime`` and its
+   Lease's ``renewTime`` — have not moved for longer than the grace period
+   (``--node-monitor-grace-period``, measured on our clock: the one piece of memory this
+   controller keeps, as Kubernetes' does) becomes ``Unknown``/``NodeStatusUnknown``. The write is a
    compare-and-swap on the resourceVersion we read: the node's agent writes the same conditions
    on every heartbeat, and if one lands in between, our write fails with a conflict, the key is
    read again and the fresher heartbeat wins. We never touch a condition whose heartbeat is fresh.
@@ -30,7 +31,7 @@ until its agent is back; the agent then finds containers of pods that no longer 
 them (it rebuilds its state from Docker labels). dockyard has no StatefulSets, whose
 at-most-one guarantee is what that caution protects, so the lab story wins.
 
-Timing: a node's key is looked at on every change to the node or its pods, on a periodic resync,
+Timing: a node's key is looked at on every change to the node, its Lease or its pods, on a periodic resync,
 and — since a silent node produces no events — again just after its heartbeat would go stale or
 a pod's toleration window ends (``add_after``).
 """
@@ -42,6 +43,7 @@ from datetime import datetime
 from typing import Callable, Hashable, Iterable
 
 from orchestrator.api import errors
+from orchestrator.api.coordination import NODE_LEASE_NAMESPACE
 from orchestrator.api.conditions import set_condition
 from orchestrator.api.core import EventType, TaintEffect
 from orchestrator.api.meta import ConditionStatus
@@ -62,6 +64,7 @@ from orchestrator.api.timestamps import format_rfc3339, utc_now
 log = logging.getLogger("dockyard.nodelifecycle")
 
 NODE, POD = kind_for("v1", "Node"), kind_for("v1", "Pod")
+LEASE = kind_for("coordination.k8s.io/v1", "Lease")
 #: a re-check lands this long after the moment it waits for, so that moment has surely passed
 #: (heartbeat times have one-second resolution)
 _RECHECK_SLACK = 1.0
@@ -84,6 +87,9 @@ class NodeLifecycleController(Controller):
     def keys_for(self, event: StoredEvent) -> Iterable[Hashable]:
         if event.key.resource == NODE.qualified_resource and event.type is not StoreEventType.DELETED:
             yield event.key.name
+        elif event.key.resource == LEASE.qualified_resource and event.key.namespace == NODE_LEASE_NAMESPACE \
+                and event.type is not StoreEventType.DELETED:
+            yield event.key.name  # a node's Lease is named after it
         elif event.key.resource == POD.qualified_resource and event.type is not StoreEventType.DELETED:
             # a pod bound to (or changing its tolerations on) a tainted node may be due for eviction
             node = (event.object.get("spec") or {}).get("nodeName")
@@ -116,7 +122,7 @@ class NodeLifecycleController(Controller):
     def _sync(self, node: dict, now: datetime) -> float | None:
         """One step for one node; returns seconds until it must be looked at again (None: no need)."""
         name = node["metadata"]["name"]
-        self._observed[name] = observation = observe(self._observed.get(name), node, now)
+        self._observed[name] = observation = observe(self._observed.get(name), node, now, self._lease(name))
         plan = plan_health(node, now, self.grace_seconds, observation.seen_at)
         if plan.conditions is not None:
             log.info("node %s: no heartbeat for more than %.0fs, marking it Unknown", name, self.grace_seconds)
@@ -135,6 +141,14 @@ class NodeLifecycleController(Controller):
         evict_after = self._sync_pods(node, plan.health, wanted, now)
         waits = [w for w in (plan.recheck_after, evict_after) if w is not None]
         return min(waits) if waits else None
+
+    def _lease(self, node_name: str) -> dict | None:
+        try:
+            return self.api.get(LEASE, NODE_LEASE_NAMESPACE, node_name)
+        except errors.ApiError as error:
+            if error.code == 404:
+                return None  # an agent that renews none (an older one): its status heartbeat alone counts
+            raise
 
     def _node_event(self, node: dict, reason: NodeReason) -> None:
         self.node_events.record(node, EventType.NORMAL, reason,

@@ -22,10 +22,11 @@ from orchestrator.controllers.nodehealth import (
     NodeHealth, Observation, eviction_delay,  had_unhealthy_taint, observe, plan_health, wanted_taints,
 )
 from orchestrator.controllers.nodelifecycle import NodeLifecycleController
-from orchestrator.store import MemoryStore
+from orchestrator.store import EventType, Key, MemoryStore, StoredEvent
 from orchestrator.api.timestamps import format_rfc3339
 
 NODE, POD, NS, EVENT = (kind_for("v1", k) for k in ("Node", "Pod", "Namespace", "Event"))
+LEASE = kind_for("coordination.k8s.io/v1", "Lease")
 T0 = datetime(2026, 1, 1, 10, 0, 0, tzinfo=timezone.utc)
 GRACE = 40.0
 UNREACHABLE_NO_EXECUTE = {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute",
@@ -78,12 +79,30 @@ def test_unknown_turns_every_condition_unknown_and_keeps_the_last_heartbeat():
     assert ready["lastTransitionTime"] == format_rfc3339(at(60))
 
 
+def lease_renewed(when: datetime) -> dict:
+    return {"metadata": {"name": "node-1", "namespace": "kube-node-lease"},
+            "spec": {"holderIdentity": "node-1", "leaseDurationSeconds": 40,
+                     "renewTime": when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}}
+
+
 def test_heartbeat_age_is_measured_on_our_clock():
     first = observe(None, node_with("True", heartbeat=T0), at(100))
-    assert first == Observation(format_rfc3339(T0), at(100))  # first sight: a full grace period from now
+    assert first == Observation(format_rfc3339(T0), None, at(100))  # first sight: a full grace period from now
     assert observe(first, node_with("True", heartbeat=T0), at(130)) is first  # unchanged: still 100
     skewed = node_with("True", heartbeat=T0 - timedelta(hours=1))  # the agent's clock is an hour late
     assert observe(first, skewed, at(131)).seen_at == at(131)  # it moved: that is what counts
+
+
+def test_a_renewed_lease_is_a_heartbeat_too():
+    """The kubelet's Lease is its frequent heartbeat: a node whose status sits still while its
+    Lease moves is alive; one whose Lease also stops is not."""
+    node = node_with("True", heartbeat=T0)
+    first = observe(None, node, at(0), lease_renewed(at(0)))
+    assert observe(first, node, at(10), lease_renewed(at(0))) is first
+    renewed = observe(first, node, at(30), lease_renewed(at(30)))
+    assert renewed.seen_at == at(30)
+    assert plan_health(node, at(60), GRACE, renewed.seen_at).health is NodeHealth.READY
+    assert plan_health(node, at(71), GRACE, renewed.seen_at).health is NodeHealth.UNKNOWN
 
 
 # ── taints ───────────────────────────────────────────────────────────────────────────────────
@@ -223,6 +242,33 @@ def test_returning_heartbeats_make_the_node_ready_and_untainted(api):
     assert not node["spec"].get("taints")
     assert node["status"]["conditions"][0]["status"] == "True"
     assert ("node-1", "NodeReady", "Node node-1 status is now: NodeReady") in reasons(api)
+
+
+def test_a_node_whose_lease_is_renewed_stays_ready_without_status_writes(api):
+    clock = Clock()
+    controller = NodeLifecycleController(api, grace_seconds=GRACE, clock=clock)
+    api.create(NS, None, {"metadata": {"name": "kube-node-lease"}})
+    api.create(LEASE, "kube-node-lease", lease_renewed(T0))
+    controller.reconcile("node-1")
+    for second in (30, 60, 90):
+        lease = api.get(LEASE, "kube-node-lease", "node-1")
+        api.update(LEASE, "kube-node-lease", "node-1", {**lease, **lease_renewed(at(second))})
+        clock.now = at(second + 1)
+        controller.reconcile("node-1")
+    node = api.get(NODE, None, "node-1")
+    assert node["status"]["conditions"][0]["status"] == "True" and not node["spec"].get("taints")
+    clock.now = at(91 + GRACE + 1)  # and then the Lease stops too
+    controller.reconcile("node-1")
+    assert api.get(NODE, None, "node-1")["status"]["conditions"][0]["status"] == "Unknown"
+
+
+def test_lease_changes_wake_the_node_they_are_named_after(api):
+    controller = NodeLifecycleController(api, grace_seconds=GRACE, clock=Clock())
+    lease = {**lease_renewed(T0), "kind": "Lease", "apiVersion": "coordination.k8s.io/v1"}
+    assert list(controller.keys_for(StoredEvent(EventType.MODIFIED, Key(LEASE.qualified_resource, "kube-node-lease",
+                                                                        "node-1"), lease, 2))) == ["node-1"]
+    elsewhere = Key(LEASE.qualified_resource, "default", "node-1")  # a Lease of someone else's
+    assert list(controller.keys_for(StoredEvent(EventType.MODIFIED, elsewhere, lease, 2))) == []
 
 
 def test_agent_reporting_not_ready_gets_the_not_ready_taint(api):
