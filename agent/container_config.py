@@ -139,6 +139,7 @@ def build_container(ctx: PodContext, pod: dict, container: dict, *, sandbox_id: 
         memory_bytes=memory_bytes(limits["memory"]) if "memory" in limits else None,
         tty=bool(container.get("tty")),
         stdin_open=bool(container.get("stdin")),
+        stdin_once=bool(container.get("stdin")) and bool(container.get("stdinOnce")),
         user=_user(security, pod_security),
         privileged=bool(security.get("privileged")),
         cap_add=tuple((security.get("capabilities") or {}).get("add") or ()),

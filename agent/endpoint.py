@@ -1,4 +1,4 @@
-"""The agent's authenticated HTTPS endpoint, where the API server asks for logs and exec.
+"""The agent's authenticated HTTPS endpoint, where the API server asks for logs, exec and attach.
 
 It is the kubelet's port 10250 in miniature, with the same trust model:
 
@@ -8,7 +8,7 @@ It is the kubelet's port 10250 in miniature, with the same trust model:
   (``pki/apiserver-kubelet-client.crt``), so a node, a pod or a user with a bearer token gets
   nothing here: the handshake fails before any HTTP is spoken. There is no unauthenticated route
   at all, not even a health check, and the Docker socket is never exposed: the routes
-  (:mod:`agent.streaming`) only read logs of, and exec into, containers carrying this agent's
+  (:mod:`agent.streaming`) only read logs of, and exec into or attach to, containers carrying this agent's
   own labels.
 * **Who is answering**: the serving certificate is self-signed and pinned by the API server
   through the Node annotation (:mod:`agent.servingcert`).

@@ -1,16 +1,16 @@
-"""The agent endpoint's two routes: container logs and exec (contract in
+"""The agent endpoint's routes: container logs, exec and attach (contract in
 :mod:`orchestrator.api.agentendpoint`).
 
-Both stream: a log line is sent the moment Docker hands it over, exec output the moment the
-command writes it. Docker's sockets block, so each read runs in a worker thread that the request
+All stream: a log line is sent the moment Docker hands it over, exec and attach output the
+moment the process writes it. Docker's sockets block, so each read runs in a worker thread that the request
 may *abandon* when the client goes away; closing the Docker stream then wakes that thread (see
 :mod:`agent.runtime.streams`), so a vanished ``kubectl logs -f`` never pins a thread until the
 container next prints something. Each open follow or exec holds one of anyio's worker threads
 (40 per endpoint by default), which bounds how many may be open at once on one node.
 
 Errors before the stream starts are ``metav1.Status`` JSON in the kubelet's words; once an exec
-WebSocket is open, the outcome (exit code, or why the command could not run) travels as the final
-status on the error channel, as :mod:`orchestrator.api.remotecommand` describes.
+or attach WebSocket is open, the outcome (exit code, or why the command could not run) travels as
+the final status on the error channel, as :mod:`orchestrator.api.remotecommand` describes.
 """
 
 from __future__ import annotations
@@ -28,12 +28,13 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from agent.runtime.errors import ContainerRuntimeError, LogsNotAvailable
-from agent.runtime.streams import ContainerRef, ContainerStreams, ExecSession, LogStream
+from agent.runtime.streams import ContainerRef, ContainerStreams, LogStream, StreamSession
 from orchestrator.api import errors
 from orchestrator.api.agentendpoint import POD_UID_PARAM
 from orchestrator.api.podlogs import LogOptions
 from orchestrator.api.remotecommand import (
-    Channel, ExecOptions, TerminalSize, exit_status, failure_status, frame, negotiate, offered_protocols, unframe,
+    Channel, ExecOptions, StreamVerb, TerminalSize, exit_status, failure_status, frame, negotiate, offered_protocols,
+    unframe,
 )
 
 log = logging.getLogger("dockyard.agent.endpoint")
@@ -53,27 +54,34 @@ def streaming_app(streams: ContainerStreams) -> Starlette:
             return _status(errors.ApiError(str(error), errors.StatusReason.SERVICE_UNAVAILABLE, 503))
         return StreamingResponse(_lines(stream), media_type="text/plain")
 
-    async def exec_(websocket: WebSocket) -> None:
-        try:
-            ref = _ref(websocket.path_params, websocket.query_params.get(POD_UID_PARAM))
-            options = ExecOptions.from_query(websocket.query_params.multi_items())
-            protocol = negotiate(offered_protocols(websocket.headers.get("sec-websocket-protocol")))
-            if protocol is None:
-                raise errors.bad_request("exec needs the WebSocket subprotocol v5.channel.k8s.io or v4.channel.k8s.io")
-        except errors.ApiError as error:
-            await websocket.send_denial_response(_status(error))
-            return
-        await websocket.accept(subprotocol=protocol.value)
-        try:
-            session = await to_thread.run_sync(streams.exec, ref, options)
-        except ContainerRuntimeError as error:
-            await _finish(websocket, failure_status(str(error)))
-            return
-        await _relay(websocket, session, options)
+    def remote_command(verb: StreamVerb):
+        start = streams.exec if verb is StreamVerb.EXEC else streams.attach
+
+        async def serve(websocket: WebSocket) -> None:
+            try:
+                ref = _ref(websocket.path_params, websocket.query_params.get(POD_UID_PARAM))
+                options = ExecOptions.from_query(websocket.query_params.multi_items(), verb)
+                protocol = negotiate(offered_protocols(websocket.headers.get("sec-websocket-protocol")))
+                if protocol is None:
+                    raise errors.bad_request(f"{verb.value} needs the WebSocket subprotocol v5.channel.k8s.io "
+                                             "or v4.channel.k8s.io")
+            except errors.ApiError as error:
+                await websocket.send_denial_response(_status(error))
+                return
+            await websocket.accept(subprotocol=protocol.value)
+            try:
+                session = await to_thread.run_sync(start, ref, options)
+            except ContainerRuntimeError as error:
+                await _finish(websocket, failure_status(str(error)))
+                return
+            await _relay(websocket, session, options)
+
+        return serve
 
     return Starlette(routes=[
         Route("/containerLogs/{namespace}/{pod}/{container}", logs, methods=["GET"]),
-        WebSocketRoute("/exec/{namespace}/{pod}/{container}", exec_),
+        *(WebSocketRoute(f"/{verb.value}/{{namespace}}/{{pod}}/{{container}}", remote_command(verb))
+          for verb in StreamVerb),
     ])
 
 
@@ -96,8 +104,8 @@ async def _lines(stream: LogStream) -> AsyncIterator[bytes]:
         stream.close()  # wakes an abandoned reader thread when the client left mid-follow
 
 
-async def _relay(websocket: WebSocket, session: ExecSession, options: ExecOptions) -> None:
-    """Command output → client until it ends, client input → command meanwhile; then the exit
+async def _relay(websocket: WebSocket, session: StreamSession, options: ExecOptions) -> None:
+    """Process output → client until it ends, client input → process meanwhile; then the final
     status on the error channel and a normal close."""
     client_gone = asyncio.Event()
     inputs = asyncio.create_task(_pump_input(websocket, session, options, client_gone))
@@ -123,7 +131,7 @@ async def _relay(websocket: WebSocket, session: ExecSession, options: ExecOption
         session.close()
 
 
-async def _pump_input(websocket: WebSocket, session: ExecSession, options: ExecOptions,
+async def _pump_input(websocket: WebSocket, session: StreamSession, options: ExecOptions,
                       client_gone: asyncio.Event) -> None:
     try:
         while True:

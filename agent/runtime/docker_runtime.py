@@ -183,8 +183,11 @@ class DockerRuntime:
     def create_container(self, spec: ContainerSpec) -> str:
         sandbox = f"container:{spec.sandbox_id}"
         try:
+            # docker-py sets StdinOnce exactly when a container with an open stdin is created to be
+            # attached (detach=False): that is how ``stdinOnce`` reaches Docker, which then keeps the
+            # output of ``kubectl run -i`` flowing after the client's stdin ends.
             container = self.client.containers.create(
-                spec.image, name=spec.name, labels=spec.labels, detach=True,
+                spec.image, name=spec.name, labels=spec.labels, detach=not spec.stdin_once,
                 entrypoint=spec.entrypoint, command=spec.command, environment=spec.env or None,
                 working_dir=spec.working_dir, network_mode=sandbox, ipc_mode=sandbox,
                 pid_mode=sandbox if spec.share_process_namespace else None,

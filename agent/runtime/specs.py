@@ -82,6 +82,8 @@ class ContainerSpec:
     memory_bytes: int | None = None
     tty: bool = False
     stdin_open: bool = False
+    #: stdin closes when the first attached client closes it (Kubernetes' ``stdinOnce``)
+    stdin_once: bool = False
     user: str | None = None
     privileged: bool = False
     cap_add: tuple[str, ...] = ()

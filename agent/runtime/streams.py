@@ -1,7 +1,7 @@
-"""Logs and exec of this agent's containers, through docker-py.
+"""Logs, exec and attach of this agent's containers, through docker-py.
 
-The agent's HTTPS endpoint (:mod:`agent.endpoint`) serves ``kubectl logs`` and ``kubectl exec``
-from here. Three rules keep it safe and honest:
+The agent's HTTPS endpoint (:mod:`agent.endpoint`) serves ``kubectl logs``, ``kubectl exec`` and
+``kubectl attach`` (what ``kubectl run -i`` uses) from here. Three rules keep it safe and honest:
 
 * **Only our own containers.** A container is found by the agent's Owner labels plus the pod's
   namespace, name and uid and the container's name, never by a Docker name or id from the
@@ -10,10 +10,18 @@ from here. Three rules keep it safe and honest:
 * **Which instance.** The agent keeps the last exited instance of each container when it
   restarts one (its restart-count label one lower): logs come from the newest instance, and
   ``previous`` means the one before it (:meth:`agent.observed.ObservedPod.previous`), as the
-  kubelet's "previous terminated container". Exec needs the newest instance running.
+  kubelet's "previous terminated container". Exec and attach need the newest instance running.
 * **Blocking I/O that can be interrupted.** Docker streams are blocking sockets read in worker
-  threads; :meth:`LogStream.close` and :meth:`ExecSession.close` shut the socket down, which wakes
-  a thread blocked in a read, so a client that goes away never leaves a thread behind.
+  threads; :meth:`LogStream.close` and :meth:`StreamSession.close` shut the socket down, which
+  wakes a thread blocked in a read, so a client that goes away never leaves a thread behind.
+
+An exec and an attach are the same kind of session (:class:`StreamSession`): a hijacked Docker
+socket carrying stdin one way and stdout/stderr the other. They differ in what they join (a new
+process, or the container's main one) and so in how the terminal is resized and what the end
+means: an exec's exit code, or for an attach simply that the container's output ended. A pod
+created by ``kubectl run -i`` has ``stdin: true`` and ``stdinOnce: true``, which Docker turns
+into ``OpenStdin`` and ``StdinOnce``: when the attached client closes stdin, the main process
+reads end-of-file, as in Kubernetes.
 
 Docker's failures become :mod:`agent.runtime.errors` with messages in the kubelet's words.
 """
@@ -23,6 +31,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -115,7 +124,7 @@ class ContainerStreams:
 
     # -- exec -------------------------------------------------------------------------------
 
-    def exec(self, ref: ContainerRef, options: ExecOptions) -> ExecSession:
+    def exec(self, ref: ContainerRef, options: ExecOptions) -> StreamSession:
         container_id = self.find_running(ref)
         gone = f'container not found ("{ref.container}")'
         try:
@@ -132,6 +141,23 @@ class ContainerStreams:
         except OSError as error:
             raise DockerUnavailable(f"cannot reach the Docker engine to exec: {error}") from None
         return ExecSession(self.client.api, exec_id, sock, options.tty)
+
+    # -- attach -----------------------------------------------------------------------------
+
+    def attach(self, ref: ContainerRef, options: ExecOptions) -> StreamSession:
+        container_id = self.find_running(ref)
+        params = {"stream": 1, "stdin": int(options.stdin), "stdout": int(options.stdout),
+                  "stderr": int(options.stderr)}
+        try:
+            sock = self.client.api.attach_socket(container_id, params=params)
+        except NotFound:
+            raise ContainerNotRunning(f'container not found ("{ref.container}")') from None
+        except APIError as error:
+            raise ContainerNotRunning(f"Docker refused the attach: {error.explanation or error}") from None
+        except OSError as error:
+            raise DockerUnavailable(f"cannot reach the Docker engine to attach: {error}") from None
+        tty = bool(self.client.api.inspect_container(container_id)["Config"].get("Tty"))
+        return AttachSession(self.client.api, container_id, sock, tty)
 
 
 class LogStream:
@@ -178,15 +204,14 @@ class LogStream:
                 pass
 
 
-class ExecSession:
-    """One running ``docker exec``: read output frames, feed stdin, resize, collect the exit code.
+class StreamSession(ABC):
+    """A hijacked Docker socket: read output frames, feed stdin, resize, learn how it ended.
 
-    Reading happens in one thread and writing in another; both use the same hijacked socket,
-    which is safe for one reader and one writer."""
+    Reading happens in one thread and writing in another; both use the same socket, which is
+    safe for one reader and one writer."""
 
-    def __init__(self, api: docker.APIClient, exec_id: str, sock, tty: bool) -> None:
+    def __init__(self, api: docker.APIClient, sock, tty: bool) -> None:
         self._api = api
-        self.exec_id = exec_id
         self._sock = sock
         # docker-py hands back a SocketIO over a unix socket, or the raw socket for TLS hosts
         self._raw: socket.socket = getattr(sock, "_sock", sock)
@@ -216,6 +241,34 @@ class ExecSession:
                 except OSError:
                     pass
 
+    @abstractmethod
+    def resize(self, size: TerminalSize) -> None: ...
+
+    @abstractmethod
+    def exit_code(self) -> int | None:
+        """The exit code to report once output ended; None when there is none to tell."""
+
+    def close(self) -> None:
+        """Drop the connection; wakes a thread blocked in :meth:`read`."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        try:
+            self._raw.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._sock.close()
+        self._raw.close()
+
+
+class ExecSession(StreamSession):
+    """One running ``docker exec``; it ends with the command's exit code."""
+
+    def __init__(self, api: docker.APIClient, exec_id: str, sock, tty: bool) -> None:
+        super().__init__(api, sock, tty)
+        self.exec_id = exec_id
+
     def resize(self, size: TerminalSize) -> None:
         try:
             self._api.exec_resize(self.exec_id, height=size.height, width=size.width)
@@ -238,18 +291,24 @@ class ExecSession:
                 return None
             time.sleep(0.02)
 
-    def close(self) -> None:
-        """Drop the connection; wakes a thread blocked in :meth:`read`."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
+
+class AttachSession(StreamSession):
+    """The streams of a container's main process (``docker attach``). Its end means the process
+    closed its output, and the session ends in success as the kubelet's does: how the container
+    itself ended is in the pod's status, which is where ``kubectl run`` reads it."""
+
+    def __init__(self, api: docker.APIClient, container_id: str, sock, tty: bool) -> None:
+        super().__init__(api, sock, tty)
+        self.container_id = container_id
+
+    def resize(self, size: TerminalSize) -> None:
         try:
-            self._raw.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self._sock.close()
-        self._raw.close()
+            self._api.resize(self.container_id, height=size.height, width=size.width)
+        except APIError:
+            pass  # the container may have stopped between the client's resize and ours
+
+    def exit_code(self) -> int | None:
+        return 0
 
 
 def _instance(summary: dict) -> ObservedContainer:

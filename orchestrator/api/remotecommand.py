@@ -1,7 +1,10 @@
-"""``kubectl exec`` on the wire: the ``channel.k8s.io`` WebSocket protocol and its final status.
+"""``kubectl exec`` and ``kubectl attach`` on the wire: the ``channel.k8s.io`` WebSocket protocol
+and its final status.
 
-kubectl 1.30+ runs ``exec`` over a WebSocket (the older SPDY upgrade is only its fallback) and the
-official Python client does too, so that is the one transport dockyard serves. Every WebSocket
+kubectl 1.30+ runs ``exec`` and ``attach`` (which ``kubectl run -i`` uses) over a WebSocket (the
+older SPDY upgrade is only its fallback) and the official Python client does too, so that is the
+one transport dockyard serves. The two verbs (:class:`StreamVerb`) share the protocol: exec starts
+a new process in the container, attach joins the streams of its main process. Every WebSocket
 message is binary: its first byte names a channel, the rest is the payload.
 
 =====  ========  =========================================================================
@@ -18,10 +21,12 @@ message is binary: its first byte names a channel, the rest is the payload.
 ``v4.channel.k8s.io``, which is v5 without the close signal. The server takes the first protocol
 in the client's list that it speaks, as Kubernetes' ``wsstream`` does.
 
-The error channel carries the exit status the way the kubelet writes it: ``{"status":
+For exec, the error channel carries the exit status the way the kubelet writes it: ``{"status":
 "Success"}``, or ``Failure`` with reason ``NonZeroExitCode`` and a cause ``{"reason":
 "ExitCode", "message": "3"}``; kubectl turns the latter into ``command terminated with exit code
-3`` and exits 3. Any other Failure is printed as ``error: <message>``.
+3`` and exits 3. Any other Failure is printed as ``error: <message>``. An attach ends with
+``Success`` once the container's output ends (``kubectl run`` then reads the exit code from the
+pod's status).
 
 The same protocol, unchanged, runs between the API server and the node agent, which is how
 the kubelet does it too: the API server only relays messages and never needs to know what a
@@ -43,6 +48,13 @@ from orchestrator.api import errors
 class Subprotocol(str, Enum):
     V5 = "v5.channel.k8s.io"
     V4 = "v4.channel.k8s.io"
+
+
+class StreamVerb(str, Enum):
+    """The pod subresources served over this protocol."""
+
+    EXEC = "exec"
+    ATTACH = "attach"
 
 
 class Channel(IntEnum):
@@ -86,7 +98,8 @@ def unframe(message: bytes) -> tuple[int, bytes]:
 
 @dataclass(frozen=True)
 class ExecOptions:
-    """``PodExecOptions`` as the query string carries them (``command`` repeats, one per argv item)."""
+    """``PodExecOptions`` as the query string carries them (``command`` repeats, one per argv item),
+    or ``PodAttachOptions``: the same without a command."""
 
     command: tuple[str, ...]
     container: str | None = None
@@ -96,7 +109,7 @@ class ExecOptions:
     tty: bool = False
 
     @classmethod
-    def from_query(cls, items: Sequence[tuple[str, str]]) -> ExecOptions:
+    def from_query(cls, items: Sequence[tuple[str, str]], verb: StreamVerb = StreamVerb.EXEC) -> ExecOptions:
         """Parse ``[(key, value), …]`` (repeated keys kept), with Kubernetes' validation messages."""
         values: dict[str, list[str]] = {}
         for key, value in items:
@@ -110,7 +123,7 @@ class ExecOptions:
             stderr=parse_bool(single, "stderr", False),
             tty=parse_bool(single, "tty", False),
         )
-        if not options.command:
+        if verb is StreamVerb.EXEC and not options.command:
             raise errors.bad_request("you must specify at least one command for the container")
         if not (options.stdin or options.stdout or options.stderr):
             raise errors.bad_request("you must specify at least 1 of stdin, stdout, stderr")

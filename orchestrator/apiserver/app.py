@@ -6,8 +6,8 @@ anything is parsed), authentication (401; a token-less GET of a public object su
 are :class:`~orchestrator.api.errors.ApiError` and leave as ``metav1.Status`` JSON; an unexpected
 exception becomes a 500 Status and is logged with its traceback, never a bare HTML page.
 Besides the Kubernetes paths there is one of our own, the join exchange
-(:mod:`orchestrator.apiserver.join`). WebSocket requests (``kubectl exec``) pass the same token
-gate, then go to :meth:`ResourceHandlers.exec_socket`; a refusal is the handshake's HTTP answer,
+(:mod:`orchestrator.apiserver.join`). WebSocket requests (``kubectl exec``, ``attach``) pass the same token
+gate, then go to :meth:`ResourceHandlers.remote_command_socket`; a refusal is the handshake's HTTP answer,
 a ``metav1.Status`` as for any other request.
 """
 
@@ -136,7 +136,7 @@ class ApiServerApp:
         except errors.ApiError as error:
             await websocket.send_denial_response(json_response(error.to_status(), error.code))
             return
-        await self.handlers.exec_socket(websocket, target)
+        await self.handlers.remote_command_socket(websocket, target)
 
     async def _group_version(self, request: Request, group: str, version: str,
                              rest: list[str]) -> tuple[Response, str]:

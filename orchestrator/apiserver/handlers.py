@@ -17,13 +17,14 @@ from starlette.responses import Response, StreamingResponse
 from starlette.websockets import WebSocket
 
 from orchestrator.api import errors
+from orchestrator.api.remotecommand import StreamVerb
 from orchestrator.apiserver.auth import Attributes, Verb, authorize
 from orchestrator.apiserver.binding import bind, success_status
 from orchestrator.apiserver.eviction import evict
 from orchestrator.apiserver.negotiation import (
     decode_body, delete_options, encode_continue, list_options, patch_type, wants_table, write_params,
 )
-from orchestrator.apiserver.nodeproxy import plan_exec
+from orchestrator.apiserver.nodeproxy import plan_remote_command
 from orchestrator.apiserver.objects import ObjectAPI, PatchType, Written, apply_patch
 from orchestrator.apiserver.routing import Target
 from orchestrator.apiserver.scale import replicas_from_scale, scale_of
@@ -62,20 +63,24 @@ def status_success(rk, name: str, uid: str | None) -> dict:
             "details": {"name": name, "group": rk.group, "kind": rk.plural, "uid": uid}}
 
 
+#: the pod subresources that stream a process's input and output
+_STREAM_VERBS = {verb.value: verb for verb in StreamVerb}
+
+
 class ResourceHandlers:
-    def __init__(self, api: ObjectAPI, hub: WatchHub, log_streamer=None, exec_streamer=None) -> None:
+    def __init__(self, api: ObjectAPI, hub: WatchHub, log_streamer=None, remote_command=None) -> None:
         self.api = api
         self.hub = hub
         self.log_streamer = log_streamer
-        self.exec_streamer = exec_streamer
+        self.remote_command = remote_command  # (websocket, pod, StreamVerb) -> relay to the node
 
     async def handle(self, request: Request, target: Target) -> Response:
         method = request.method
         query = request.query_params
         if target.subresource == "log":
             return await self._log(request, target)
-        if target.subresource == "exec":
-            return await self._exec(request, target)
+        if target.subresource in _STREAM_VERBS:
+            return await self._remote_command_without_websocket(request, target)
         if target.subresource == "binding":
             return await self._bind(request, target)
         if target.subresource == "eviction":
@@ -264,30 +269,33 @@ class ResourceHandlers:
                 f"check `kubectl describe pod {target.name}` for why")
         return await self.log_streamer(request, pod)
 
-    # -- exec ------------------------------------------------------------------------------
+    # -- exec and attach --------------------------------------------------------------------
 
-    async def exec_socket(self, websocket: WebSocket, target: Target) -> None:
-        """``pods/{name}/exec`` over WebSocket (kubectl 1.30+, the python client). Authorized as
-        ``create``, as Kubernetes does since 1.30; refusals go out as the handshake's HTTP answer."""
+    async def remote_command_socket(self, websocket: WebSocket, target: Target) -> None:
+        """``pods/{name}/exec`` and ``pods/{name}/attach`` over WebSocket (kubectl 1.30+, the python
+        client). Authorized as ``create``, as Kubernetes does since 1.30; refusals go out as the
+        handshake's HTTP answer."""
         try:
-            if target.subresource != "exec" or target.name is None:
-                raise errors.bad_request("only pods/{name}/exec is served over WebSocket")
+            verb = _STREAM_VERBS.get(target.subresource or "")
+            if verb is None or target.name is None:
+                raise errors.bad_request("only pods/{name}/exec and pods/{name}/attach are served over WebSocket")
             self._authorize(websocket, Verb.CREATE, target)
             pod = self.api.get(target.rk, target.namespace, target.name)
-            if self.exec_streamer is None:
+            if self.remote_command is None:
                 raise errors.bad_request("this API server has no way to reach node agents")
         except errors.ApiError as error:
             await websocket.send_denial_response(json_response(error.to_status(), error.code))
             return
-        await self.exec_streamer(websocket, pod)
+        await self.remote_command(websocket, pod, verb)
 
-    async def _exec(self, request: Request, target: Target) -> Response:
-        """``pods/{name}/exec`` without a WebSocket upgrade: kubectl's SPDY fallback, or curl.
+    async def _remote_command_without_websocket(self, request: Request, target: Target) -> Response:
+        """exec or attach without a WebSocket upgrade: kubectl's SPDY fallback, or curl.
         Everything is checked as for a WebSocket, so a missing pod or a wrong container gets its
         real error (kubectl falls back here after a refused WebSocket handshake)."""
+        verb = _STREAM_VERBS[target.subresource]
         self._authorize(request, Verb.CREATE, target)
         pod = self.api.get(target.rk, target.namespace, target.name)
-        plan_exec(pod, request.query_params.multi_items())
+        plan_remote_command(pod, request.query_params.multi_items(), verb)
         raise errors.bad_request(
-            "exec is served over WebSocket only (subprotocol v5.channel.k8s.io or v4.channel.k8s.io), "
-            "not SPDY; use kubectl 1.30 or newer, or `dockyard exec`")
+            f"{verb.value} is served over WebSocket only (subprotocol v5.channel.k8s.io or v4.channel.k8s.io), "
+            f"not SPDY; use kubectl 1.30 or newer, or `dockyard {verb.value}`")

@@ -1,4 +1,4 @@
-"""``kubectl logs`` and ``kubectl exec``: from the API server to the pod's node agent and back.
+"""``kubectl logs``, ``exec`` and ``attach``: from the API server to the pod's node agent and back.
 
 The API server never touches containers; like kube-apiserver with kubelets, it works out *which*
 container a request means, finds the node agent running it, and passes the stream through:
@@ -9,8 +9,8 @@ container a request means, finds the node agent running it, and passes the strea
    has no logs; kubelet's words);
 2. **find the agent**: the Node's ``InternalIP``, its ``daemonEndpoints.kubeletEndpoint.Port``
    and its pinned certificate (:mod:`orchestrator.apiserver.agenttls`);
-3. **relay**: logs as a raw text stream (each line flushed as it arrives), exec as a WebSocket
-   bridged message for message to the agent's own ``v5.channel.k8s.io`` WebSocket.
+3. **relay**: logs as a raw text stream (each line flushed as it arrives), exec and attach as a
+   WebSocket bridged message for message to the agent's own ``v5.channel.k8s.io`` WebSocket.
 
 Errors the agent reports (``metav1.Status``, in the kubelet's words) are handed on unchanged;
 when the agent cannot be reached the message says where we tried.
@@ -32,12 +32,12 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from orchestrator.api import errors
-from orchestrator.api.agentendpoint import POD_UID_PARAM, SERVING_CERT_ANNOTATION, exec_path, logs_path
+from orchestrator.api.agentendpoint import POD_UID_PARAM, SERVING_CERT_ANNOTATION, logs_path, stream_path
 from orchestrator.api.nodestatus import internal_ip
 from orchestrator.api.podlogs import LogOptions, LogsUnavailable
 from orchestrator.api.registry import kind_for
 from orchestrator.api.remotecommand import (
-    Channel, ExecOptions, Subprotocol, failure_status, frame, negotiate, offered_protocols, unframe,
+    Channel, ExecOptions, StreamVerb, Subprotocol, failure_status, frame, negotiate, offered_protocols, unframe,
 )
 from orchestrator.apiserver.agenttls import CONNECT_TIMEOUT, AgentAddress, AgentTLS, unreachable
 from orchestrator.apiserver.objects import ObjectAPI
@@ -90,13 +90,14 @@ def plan_logs(pod: dict, options: LogOptions) -> LogOptions:
     return replace(options, container=container)
 
 
-def plan_exec(pod: dict, query: Sequence[tuple[str, str]]) -> ExecOptions:
-    """The exec to run, or why it cannot run (the same checks whether the client upgraded to a
-    WebSocket or not)."""
-    options = ExecOptions.from_query(query)
+def plan_remote_command(pod: dict, query: Sequence[tuple[str, str]], verb: StreamVerb) -> ExecOptions:
+    """The exec to run or the attach to make, or why it cannot be done (the same checks whether
+    the client upgraded to a WebSocket or not)."""
+    options = ExecOptions.from_query(query, verb)
     phase = (pod.get("status") or {}).get("phase")
     if phase in _COMPLETED:
-        raise errors.bad_request(f"cannot exec into a container in a completed pod; current phase is {phase}")
+        into = "exec into" if verb is StreamVerb.EXEC else "attach to"
+        raise errors.bad_request(f"cannot {into} a container in a completed pod; current phase is {phase}")
     container = container_for(pod, options.container)
     _require_node(pod)
     return replace(options, container=container)
@@ -169,14 +170,15 @@ class NodeProxy:
 
         return StreamingResponse(relay(), media_type="text/plain")
 
-    async def exec(self, websocket: WebSocket, pod: dict) -> None:
-        """``ResourceHandlers``' ``exec_streamer``: bridge the client's WebSocket to the agent's."""
+    async def remote_command(self, websocket: WebSocket, pod: dict, verb: StreamVerb) -> None:
+        """``ResourceHandlers``' ``remote_command``: bridge the client's exec or attach WebSocket to
+        the agent's."""
         try:
-            options = plan_exec(pod, websocket.query_params.multi_items())
+            options = plan_remote_command(pod, websocket.query_params.multi_items(), verb)
             protocol = negotiate(offered_protocols(websocket.headers.get("sec-websocket-protocol")))
             if protocol is None:
                 raise errors.bad_request(
-                    f"exec is served over WebSocket with the subprotocol {Subprotocol.V5.value} or "
+                    f"{verb.value} is served over WebSocket with the subprotocol {Subprotocol.V5.value} or "
                     f"{Subprotocol.V4.value}; the client offered neither")
             address = self._address(pod)
             context = await self.tls.context(address)
@@ -186,7 +188,7 @@ class NodeProxy:
         await websocket.accept(subprotocol=protocol.value)
         meta = pod["metadata"]
         query = urlencode([*options.to_query(), (POD_UID_PARAM, meta["uid"])])
-        url = f"wss://{address.netloc}{exec_path(meta['namespace'], meta['name'], options.container)}?{query}"
+        url = f"wss://{address.netloc}{stream_path(verb, meta['namespace'], meta['name'], options.container)}?{query}"
         try:
             async with connect(url, ssl=context, subprotocols=[Subprotocol.V5.value],
                                open_timeout=CONNECT_TIMEOUT, max_size=None, compression=None) as agent:

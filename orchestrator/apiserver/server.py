@@ -92,7 +92,7 @@ class ControlPlane:
         state = config.state_dir
         self.nodes = NodeProxy(self.api, AgentTLS(state.kubelet_client_cert, state.kubelet_client_key))
         self.handlers = ResourceHandlers(self.api, self.hub, log_streamer=self.nodes.stream_logs,
-                                         exec_streamer=self.nodes.exec)
+                                         remote_command=self.nodes.remote_command)
         self.app = ApiServerApp(self.handlers, self.tokens.authenticate, ready=lambda: self._ready,
                                 join=JoinEndpoint(self.tokens.exchange_join))
         self._ready = False

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import termios
@@ -31,6 +32,11 @@ from orchestrator.api.remotecommand import (
 )
 from orchestrator.cli.client import ApiClient, ClientError
 from orchestrator.cli.pods import choose_container, get_pod, pod_name
+
+# A refused handshake reaches us as InvalidStatus and is reported in kubectl's words; websockets'
+# reader thread may meanwhile log the same closed connection as an "unexpected internal error"
+# with a traceback, which Python's last-resort handler would print under our message.
+logging.getLogger("websockets").addHandler(logging.NullHandler())
 
 
 def add_exec_parser(verbs) -> argparse.ArgumentParser:

@@ -228,10 +228,11 @@ def test_python_client_exec_over_v4(stage):
     assert session.returncode == 5
 
 
-def test_exec_needs_more_than_a_node_token(stage):
+@pytest.mark.parametrize("subresource", ["exec?command=true&stdout=true", "attach?stdout=true"])
+def test_exec_and_attach_need_more_than_a_node_token(stage, subresource):
     server, _ = stage
     tokens = TokenBook.for_state(StateDir(server.state_dir))
-    url = f"wss://127.0.0.1:{server.port}/api/v1/namespaces/default/pods/web/exec?command=true&stdout=true"
+    url = f"wss://127.0.0.1:{server.port}/api/v1/namespaces/default/pods/web/{subresource}"
     for token in (tokens.issue_node(NODE), tokens.issue_node("node-b"), "not-a-token"):
         with pytest.raises(InvalidStatus) as refused:
             connect(url, ssl=server.ssl_context(), additional_headers={"Authorization": f"Bearer {token}"},

@@ -1,9 +1,16 @@
-"""``kubectl logs`` and ``kubectl exec`` on a cluster made by ``dockyard up``, pods run by the real
-agent: the whole path users take (kubectl → API server → agent over mTLS → Docker)."""
+"""``kubectl logs``, ``exec``, ``attach`` and ``run -i`` on a cluster made by ``dockyard up``, pods
+run by the real agent: the whole path users take (kubectl → API server → agent over mTLS → Docker)."""
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
 import re
+import select
+import struct
+import subprocess
+import termios
 import time
 
 import pytest
@@ -68,3 +75,82 @@ def test_exec_returns_output_and_exit_code(lab):
     assert (result.returncode, result.stdout) == (3, "out\n")
     assert result.stderr == "err\ncommand terminated with exit code 3\n"
     assert lab("exec", "ticker", "--", "hostname") == "ticker\n"
+
+
+def test_kubectl_run_interactive_feeds_stdin_and_exits_with_the_container(lab):
+    """The seed's ``kubectl run -i --rm debug``, with a pipe instead of a person: stdin reaches
+    the container through attach, its answer comes back, kubectl exits with its exit code and
+    ``--rm`` deletes the pod."""
+    result = lab.run("run", "-i", "--rm", "asker", f"--image={IMAGE}", "--restart=Never", "--",
+                     "sh", "-c", 'read x; echo "got: $x"; exit 3', input="hello\n", check=False, timeout=90)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "got: hello\n" in result.stdout and 'pod "asker" deleted' in result.stdout, result.stdout
+    assert "pod default/asker terminated (Error)" in result.stderr, result.stderr
+    assert "couldn't attach" not in result.stderr  # no fallback to streaming logs
+    assert lab.run("get", "pod", "asker", check=False).returncode != 0
+
+
+def test_kubectl_attach_joins_a_running_main_process(lab):
+    lab("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "listener"},
+        "spec": {"containers": [{"name": "main", "image": IMAGE, "stdin": True,
+                                 "command": ["sh", "-c", "while read x; do echo heard $x; done"]}]}}))
+    lab("wait", "--for=condition=Ready", "pod/listener", "--timeout=60s", timeout=70)
+    for word in ("one", "two"):  # attach twice: stdin stays open for the next client
+        attach = subprocess.Popen(lab.command("attach", "-i", "listener"), stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            attach.stdin.write(f"{word}\n")
+            attach.stdin.flush()
+            assert attach.stdout.readline() == f"heard {word}\n"
+        finally:
+            attach.kill()
+            attach.wait(timeout=10)
+    lab("delete", "pod", "listener", "--grace-period=1")
+
+
+def test_kubectl_run_with_a_terminal_gives_a_shell(lab):
+    """``kubectl run -i --tty --rm debug … -- sh`` exactly as the seed types it, on a pseudo-terminal.
+    (kubectl first sets the size one larger, then the real one, to make the shell redraw: the
+    ``sleep`` lets both land before ``stty`` looks.)"""
+    output = _on_a_terminal(lab.command("run", "-i", "--tty", "--rm", "shell", f"--image={IMAGE}",
+                                        "--restart=Never", "--", "sh"),
+                            [("command prompt", "sleep 1; stty size; echo tty-$((6*7))\r"), ("tty-42", "exit\r")],
+                            timeout=90)
+    assert "tty-42" in output and 'pod "shell" deleted' in output, output
+    assert "\r\n30 100\r\n" in output, output  # the terminal's size reached the container (resize)
+
+
+def _on_a_terminal(argv: list[str], script: list[tuple[str, str]], timeout: float) -> str:
+    """Run ``argv`` on a new pseudo-terminal; each time the output shows a step's text, type its
+    line. Returns everything the terminal showed once the process exits."""
+    main, side = os.openpty()
+    fcntl.ioctl(side, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))  # rows, columns
+    process = subprocess.Popen(argv, stdin=side, stdout=side, stderr=side, start_new_session=True)
+    os.close(side)
+    seen, steps, typed_at = b"", list(script), 0
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([main], [], [], 0.2)
+            if ready:
+                try:
+                    chunk = os.read(main, 4096)
+                except OSError:  # the terminal closed: the process is gone
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            if steps and steps[0][0].encode() in seen[typed_at:]:
+                os.write(main, steps.pop(0)[1].encode())
+                typed_at = len(seen)  # the next step's text must come after this line
+            if process.poll() is not None and not ready:
+                break
+        else:
+            raise AssertionError(f"{argv} did not finish in {timeout}s; the terminal showed:\n{seen.decode(errors='replace')}")
+        return seen.decode(errors="replace")
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+        os.close(main)

@@ -24,9 +24,9 @@ from agent.config import AgentConfig
 from agent.endpoint import AgentEndpoint
 from agent.labels import Owner
 from orchestrator.api import errors
-from orchestrator.api.agentendpoint import exec_path, logs_path
+from orchestrator.api.agentendpoint import logs_path, stream_path
 from orchestrator.api.remotecommand import (
-    Channel, ExecOptions, Subprotocol, TerminalSize, exit_code_of, frame, unframe,
+    Channel, ExecOptions, StreamVerb, Subprotocol, TerminalSize, exit_code_of, frame, unframe,
 )
 from orchestrator.apiserver.agenttls import AgentAddress, AgentTLS
 from orchestrator.cluster.pki import ensure_apiserver_client_cert, ensure_ca, ensure_server_cert
@@ -166,7 +166,7 @@ def _exec(endpoint, context, container: str, command: list[str], *, stdin: bytes
           resize: TerminalSize | None = None):
     query = ExecOptions(tuple(command), container, stdin=stdin is not None or resize is not None,
                         stderr=resize is None, tty=resize is not None).to_query()
-    url = (f"wss://127.0.0.1:{endpoint.port}{exec_path(NAMESPACE, POD, container)}?"
+    url = (f"wss://127.0.0.1:{endpoint.port}{stream_path(StreamVerb.EXEC, NAMESPACE, POD, container)}?"
            + httpx.QueryParams([*query, ("podUID", POD_UID)]).__str__())
     out: dict[int, bytes] = {Channel.STDOUT: b"", Channel.STDERR: b"", Channel.ERROR: b""}
     with connect(url, ssl=context, subprotocols=[Subprotocol.V5.value], open_timeout=10) as ws:

@@ -14,10 +14,13 @@ class Kubectl:
     kubeconfig: Path
     cache_dir: Path
 
+    def command(self, *args: str) -> list[str]:
+        """The argv of ``kubectl ARGS`` against this cluster, for tests that drive the process."""
+        return ["kubectl", f"--kubeconfig={self.kubeconfig}", f"--cache-dir={self.cache_dir}", *args]
+
     def run(self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60
             ) -> subprocess.CompletedProcess:
-        command = ["kubectl", f"--kubeconfig={self.kubeconfig}", f"--cache-dir={self.cache_dir}", *args]
-        result = subprocess.run(command, input=input, capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(self.command(*args), input=input, capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
             raise AssertionError(
                 f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
@@ -40,8 +43,7 @@ class Kubectl:
     def first_lines(self, count: int, *args: str) -> list[str]:
         """The first ``count`` lines a streaming command (``logs -f``, ``get -w``) prints; then
         the command is killed."""
-        command = ["kubectl", f"--kubeconfig={self.kubeconfig}", f"--cache-dir={self.cache_dir}", *args]
-        stream = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        stream = subprocess.Popen(self.command(*args), stdout=subprocess.PIPE, text=True)
         try:
             return [stream.stdout.readline() for _ in range(count)]
         finally:

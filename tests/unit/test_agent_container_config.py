@@ -435,3 +435,13 @@ def test_long_pod_name_is_truncated_to_a_valid_hostname() -> None:
 def test_share_process_namespace_joins_the_sandboxs_pid_namespace() -> None:
     assert build(make_pod()).share_process_namespace is False
     assert build(make_pod(shareProcessNamespace=True)).share_process_namespace is True
+
+
+@pytest.mark.parametrize("stdin, stdin_once, expected", [
+    (True, True, (True, True)),     # kubectl run -i: stdin closes when the attached client's ends
+    (True, False, (True, False)),
+    (False, True, (False, False)),  # stdinOnce means nothing without stdin
+])
+def test_stdin_and_stdin_once_reach_docker(stdin, stdin_once, expected) -> None:
+    spec = build(make_pod({"name": "c", "image": "busybox", "stdin": stdin, "stdinOnce": stdin_once}))
+    assert (spec.stdin_open, spec.stdin_once) == expected

@@ -10,8 +10,9 @@ import pytest
 from orchestrator.api import errors
 from orchestrator.api.agentendpoint import SERVING_CERT_ANNOTATION
 from orchestrator.api.podlogs import LogOptions
+from orchestrator.api.remotecommand import StreamVerb
 from orchestrator.apiserver.agenttls import AgentAddress
-from orchestrator.apiserver.nodeproxy import _agent_error, agent_address, container_for, plan_exec, plan_logs
+from orchestrator.apiserver.nodeproxy import _agent_error, agent_address, container_for, plan_logs, plan_remote_command
 
 
 def pod(*containers: str, init: tuple[str, ...] = (), node: str | None = "node-1", phase: str = "Running",
@@ -79,6 +80,10 @@ def test_previous_in_crash_loop_back_off_is_the_last_terminated_run():
     assert plan_logs(crashing, LogOptions()) == LogOptions("app")
 
 
+def plan_exec(pod: dict, query):
+    return plan_remote_command(pod, query, StreamVerb.EXEC)
+
+
 def test_unscheduled_pods_have_no_host():
     assert refusal(lambda: plan_logs(pod("app", node=None), LogOptions())) == "pod web does not have a host assigned"
     assert refusal(lambda: plan_exec(pod("app", node=None), [("command", "ls"), ("stdout", "true")])) == \
@@ -91,6 +96,16 @@ def test_exec_plan():
     assert plan_exec(pod("app"), [("command", "ls"), ("stdout", "true")]).container == "app"
     assert refusal(lambda: plan_exec(pod("app", phase="Succeeded"), [("command", "ls"), ("stdout", "true")])) == \
         "cannot exec into a container in a completed pod; current phase is Succeeded"
+
+
+def test_attach_plan_needs_no_command_and_refuses_completed_pods():
+    options = plan_remote_command(pod("app", "side"), [("container", "side"), ("stdin", "true"), ("stdout", "true")],
+                                  StreamVerb.ATTACH)
+    assert (options.command, options.container, options.stdin) == ((), "side", True)
+    assert refusal(lambda: plan_remote_command(pod("app", phase="Failed"), [("stdout", "true")], StreamVerb.ATTACH)) \
+        == "cannot attach to a container in a completed pod; current phase is Failed"
+    assert refusal(lambda: plan_remote_command(pod("app"), [("stdout", "false")], StreamVerb.ATTACH)) == \
+        "you must specify at least 1 of stdin, stdout, stderr"
 
 
 def node(**status) -> dict:
