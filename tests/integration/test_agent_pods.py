@@ -234,20 +234,41 @@ def test_failing_liveness_restarts_and_failing_readiness_keeps_the_pod_unready(k
 # ── failures people meet ─────────────────────────────────────────────────────────────────────
 
 
-def test_missing_image_and_out_of_memory(kubectl):
+def test_missing_image(kubectl):
     apply(kubectl, pod("no-image", {"name": "c", "image": "dockyard-test/no-such-image:1.0"}))
-    apply(kubectl, pod("hungry", sh("c", "a=0123456789abcdef; while true; do a=\"$a$a\"; done",
-                                    resources={"limits": {"memory": "16Mi"}}), restart_policy="Never"))
     seen = set()
     wait_pod(kubectl, "no-image", "ErrImagePull then ImagePullBackOff",
              lambda: seen.add(pod_row(kubectl, "no-image")[2]) or {"ErrImagePull", "ImagePullBackOff"} <= seen,
              timeout=40, every=0.2)
     kubectl.wait_described("pod", "no-image", text='Back-off pulling image "dockyard-test/no-such-image:1.0"')
     assert 'Failed to pull image "dockyard-test/no-such-image:1.0"' in kubectl("describe", "pod", "no-image")
-    wait_pod(kubectl, "hungry", "OOMKilled", lambda: pod_row(kubectl, "hungry")[2] == "OOMKilled")
-    terminated = pod_json(kubectl, "hungry")["status"]["containerStatuses"][0]["state"]["terminated"]
-    assert terminated["reason"] == "OOMKilled" and terminated["exitCode"] == 137
-    delete(kubectl, "no-image", "hungry")
+    delete(kubectl, "no-image")
+
+
+def test_out_of_memory_is_reported_as_oomkilled(kubectl, engine):
+    """The agent reports what Docker saw. Docker 20.10 now and then misses the OOM event of a
+    container that dies within milliseconds (then ``State.OOMKilled`` stays false and the reason
+    is ``Error``, exit code 137), so each try checks that the status agrees with Docker, and one
+    of three tries must be a recognised OOM kill."""
+    reasons = []
+    for attempt in range(3):
+        name = f"hungry-{attempt}"
+        apply(kubectl, pod(name, sh("c", "a=0123456789abcdef; while true; do a=\"$a$a\"; done",
+                                    resources={"limits": {"memory": "16Mi"}}), restart_policy="Never"))
+        wait_pod(kubectl, name, "Failed", lambda: pod_json(kubectl, name)["status"].get("phase") == "Failed")
+        uid = pod_json(kubectl, name)["metadata"]["uid"]
+        (container,) = docker_containers(engine, uid, "c")
+        docker_says = "OOMKilled" if container.attrs["State"]["OOMKilled"] else "Error"
+        terminated = wait_pod(kubectl, name, f"the reason Docker gives ({docker_says})", lambda: (
+            t := pod_json(kubectl, name)["status"]["containerStatuses"][0]["state"]["terminated"])["reason"]
+            == docker_says and t)
+        assert terminated["exitCode"] == 137
+        assert pod_row(kubectl, name)[2] == docker_says  # kubectl's STATUS column
+        delete(kubectl, name)
+        reasons.append(docker_says)
+        if docker_says == "OOMKilled":
+            break
+    assert "OOMKilled" in reasons, reasons
 
 
 # ── stopping ─────────────────────────────────────────────────────────────────────────────────

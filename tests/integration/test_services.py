@@ -55,11 +55,6 @@ def service(name: str, selector: dict, *, port: int = 8080, **spec) -> dict:
 
 
 @pytest.fixture(scope="module")
-def cluster(cluster_factory):
-    return cluster_factory(nodes=3)
-
-
-@pytest.fixture(scope="module")
 def kubectl(cluster):
     kubectl = cluster.kubectl()
     for seed in ("hostname-deployment.yaml", "hostname-svc-clusterip.yaml", "hostname-svc-nodeport.yaml",
