@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 import tempfile
 import threading
@@ -53,6 +52,7 @@ sys.path.insert(0, str(REPO))
 
 from agent import labels  # noqa: E402
 from bench.api import percentile  # noqa: E402
+from bench.interrupts import shield_cleanup, sigterm_interrupts  # noqa: E402
 from bench.docker_floor import (  # noqa: E402
     IMAGE, THREADS, Baseline, bench_baseline, docker_time, floor_new_container, floor_same_container,
 )
@@ -295,16 +295,12 @@ def report(r: dict, pods: int) -> None:
     print("(vs: how many times the docker-py time it took; peak is VmHWM over the whole run)")
 
 
-def _interrupted(signum, frame):
-    raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl-C does
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pods", type=int, default=30)
     parser.add_argument("--crash-samples", type=int, default=60)
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, _interrupted)
+    sigterm_interrupts()
     run = uuid.uuid4().hex[:8]
     client = docker.from_env()
     try:
@@ -317,10 +313,7 @@ def main() -> int:
                 print(cluster.logs(), file=sys.stderr)  # the state dir goes with the teardown
                 raise
             finally:
-                # A second Ctrl-C must not cut the cleanup short (nor reach `dockyard down`, which
-                # inherits the ignored signal).
-                signal.signal(signal.SIGINT, signal.SIG_IGN)
-                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                shield_cleanup()
                 print("removing the benchmark's cluster and containers…", file=sys.stderr)
                 try:
                     base.remove_everything()

@@ -43,7 +43,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import signal
 import sys
 import tempfile
 import time
@@ -60,6 +59,7 @@ sys.path.insert(0, str(REPO))
 
 from agent import labels  # noqa: E402
 from bench.docker_floor import IMAGE, THREADS, Baseline, in_parallel  # noqa: E402
+from bench.interrupts import shield_cleanup, sigterm_interrupts  # noqa: E402
 from orchestrator.api.registry import kind_for  # noqa: E402
 from orchestrator.apiserver.binding import bind, binding_for  # noqa: E402
 from orchestrator.apiserver.objects import ObjectAPI  # noqa: E402
@@ -273,10 +273,7 @@ def bench_real(args, workdir: Path, run: str, step) -> dict:
         print(cluster.logs(), file=sys.stderr)  # the state dir goes with the teardown
         raise
     finally:
-        # A second Ctrl-C must not cut the cleanup short (nor reach `dockyard down`, which
-        # inherits the ignored signal).
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        shield_cleanup()
         step("removing the benchmark's cluster and containers")
         try:
             base.remove_everything()
@@ -313,10 +310,6 @@ def report_real(args, r: dict) -> None:
     print("(vs floor: how many times the docker-py time it took)")
 
 
-def _interrupted(signum, frame):
-    raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl-C does
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--nodes", type=int, default=100)
@@ -325,7 +318,7 @@ def main() -> int:
     parser.add_argument("--part", choices=("both", "in-process", "real"), default="both",
                         help="in-process needs no Docker; real is the Deployment beside its floor")
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, _interrupted)
+    sigterm_interrupts()
     run = uuid.uuid4().hex[:8]
     began = time.monotonic()
 

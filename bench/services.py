@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import socket
 import sys
 import tempfile
@@ -50,6 +49,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.api import percentile  # noqa: E402
+from bench.interrupts import shield_cleanup, sigterm_interrupts  # noqa: E402
 from bench.pods import PodWatch  # noqa: E402
 from tests.support.cluster import LocalCluster  # noqa: E402
 
@@ -221,17 +221,13 @@ def report(results: dict, args) -> None:
           f"p50 {percentile(ready, 50):.0f} ms, p99 {percentile(ready, 99):.0f} ms, max {max(ready):.0f} ms")
 
 
-def _interrupted(signum, frame):
-    raise KeyboardInterrupt  # SIGTERM cleans up like Ctrl-C does
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds of load per path")
     parser.add_argument("--clients", type=int, default=4, help="client threads")
     parser.add_argument("--ready-samples", type=int, default=20)
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, _interrupted)
+    sigterm_interrupts()
     run = uuid.uuid4().hex[:8]
     try:
         with tempfile.TemporaryDirectory(prefix="dockyard-bench-services-") as tmp:
@@ -242,8 +238,7 @@ def main() -> int:
                 print(cluster.logs(), file=sys.stderr)
                 raise
             finally:
-                signal.signal(signal.SIGINT, signal.SIG_IGN)
-                signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                shield_cleanup()
                 print("removing the benchmark's cluster…", file=sys.stderr)
                 cluster.teardown()
     except KeyboardInterrupt:

@@ -241,8 +241,14 @@ class StreamSession(ABC):
                 except OSError:
                     pass
 
+    def resize(self, size: TerminalSize) -> None:
+        try:
+            self._resize(size)
+        except APIError:
+            pass  # the process may have ended between the client's resize and ours
+
     @abstractmethod
-    def resize(self, size: TerminalSize) -> None: ...
+    def _resize(self, size: TerminalSize) -> None: ...
 
     @abstractmethod
     def exit_code(self) -> int | None:
@@ -269,11 +275,8 @@ class ExecSession(StreamSession):
         super().__init__(api, sock, tty)
         self.exec_id = exec_id
 
-    def resize(self, size: TerminalSize) -> None:
-        try:
-            self._api.exec_resize(self.exec_id, height=size.height, width=size.width)
-        except APIError:
-            pass  # the command may have ended between the client's resize and ours
+    def _resize(self, size: TerminalSize) -> None:
+        self._api.exec_resize(self.exec_id, height=size.height, width=size.width)
 
     def exit_code(self) -> int | None:
         """The command's exit code once Docker has it; None if it is still running after
@@ -301,11 +304,8 @@ class AttachSession(StreamSession):
         super().__init__(api, sock, tty)
         self.container_id = container_id
 
-    def resize(self, size: TerminalSize) -> None:
-        try:
-            self._api.resize(self.container_id, height=size.height, width=size.width)
-        except APIError:
-            pass  # the container may have stopped between the client's resize and ours
+    def _resize(self, size: TerminalSize) -> None:
+        self._api.resize(self.container_id, height=size.height, width=size.width)
 
     def exit_code(self) -> int | None:
         return 0

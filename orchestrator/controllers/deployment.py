@@ -29,26 +29,22 @@ well the controller does not bounce back to it but stops with the condition sayi
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import Enum
-from typing import Callable, Hashable
+from typing import Hashable
 
 from orchestrator.api import errors
 from orchestrator.api.apps import DeploymentConditionReason, DeploymentConditionType
 from orchestrator.api.core import EventType
 from orchestrator.api.pod import PodPhase
 from orchestrator.api.registry import kind_for
-from orchestrator.apiserver.objects import ObjectAPI, PatchType
+from orchestrator.apiserver.objects import PatchType
 from orchestrator.controllers import deployment_plan as plan
 from orchestrator.controllers import rollout
-from orchestrator.controllers.events import EventRecorder
 from orchestrator.controllers.owners import OwnerController
 from orchestrator.controllers.replicaset_plan import controller_ref, selector_of
 from orchestrator.controllers.status import write_status
-from orchestrator.api.timestamps import utc_now
 
 DEPLOYMENT, REPLICA_SET, POD = kind_for("apps/v1", "Deployment"), kind_for("apps/v1", "ReplicaSet"), kind_for("v1", "Pod")
-COMPONENT = "deployment-controller"
 #: how soon a Recreate rollout looks again while old pods are still terminating
 RECREATE_POLL_SECONDS = 1.0
 _FINISHED = (PodPhase.SUCCEEDED.value, PodPhase.FAILED.value)
@@ -66,24 +62,13 @@ class StepPending(Exception):
 class DeploymentController(OwnerController):
     owner, dependent = DEPLOYMENT, REPLICA_SET
     name = "deployment-controller"
-    workers = 2
-    resync_seconds = 30.0
-
-    def __init__(self, api: ObjectAPI, *, clock: Callable[[], datetime] = utc_now) -> None:
-        super().__init__(api)
-        self.events = EventRecorder(api, COMPONENT)
-        self._clock = clock
 
     # -- one pass -----------------------------------------------------------------------------
 
     def reconcile(self, key: Hashable) -> None:
-        namespace, name = key
-        try:
-            d = self.api.get(DEPLOYMENT, namespace, name)
-        except errors.ApiError as error:
-            if error.code == 404:
-                return  # gone: the garbage collector takes its ReplicaSets
-            raise
+        d = self.read_owner(key)
+        if d is None:
+            return  # gone: the garbage collector takes its ReplicaSets
         rss = self._replica_sets(d)
         if d["metadata"].get("deletionTimestamp"):
             self._write_status(d, rss, plan.find_new_rs(d, rss))

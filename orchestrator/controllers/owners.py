@@ -9,16 +9,22 @@ owner of the kind whose selector matches its labels, since one of them may adopt
 that is gone, being deleted or finished is never adopted.
 
 :class:`OwnerController` is the shape the ReplicaSet and Deployment controllers share: their
-keys are their own objects and the owners their dependents' events concern.
+keys are their own objects and the owners their dependents' events concern; each pass starts by
+reading its owner (gone: nothing to do, the garbage collector takes the dependents), records
+Events under the controller's name and reads the time from an injectable clock.
 """
 
 from __future__ import annotations
 
-from typing import Hashable, Iterable, Iterator
+from datetime import datetime
+from typing import Callable, Hashable, Iterable, Iterator
 
+from orchestrator.api import errors
 from orchestrator.api.registry import ResourceKind
+from orchestrator.api.timestamps import utc_now
 from orchestrator.apiserver.objects import ObjectAPI
 from orchestrator.controllers.base import Controller
+from orchestrator.controllers.events import EventRecorder
 from orchestrator.controllers.replicaset_plan import controller_ref, is_active, selector_of
 from orchestrator.store import EventType, StoredEvent
 
@@ -45,6 +51,13 @@ class OwnerController(Controller):
 
     owner: ResourceKind
     dependent: ResourceKind
+    workers = 2
+    resync_seconds = 30.0
+
+    def __init__(self, api: ObjectAPI, *, clock: Callable[[], datetime] = utc_now) -> None:
+        super().__init__(api)
+        self.events = EventRecorder(api, self.name)
+        self._clock = clock
 
     def keys_for(self, event: StoredEvent) -> Iterable[Hashable]:
         if event.key.resource == self.owner.qualified_resource:
@@ -56,3 +69,13 @@ class OwnerController(Controller):
     def resync_keys(self) -> Iterable[Hashable]:
         for obj in self.api.list(self.owner, None)[0]:
             yield (obj["metadata"]["namespace"], obj["metadata"]["name"])
+
+    def read_owner(self, key: Hashable) -> dict | None:
+        """The owner a key names, or None once it is gone."""
+        namespace, name = key
+        try:
+            return self.api.get(self.owner, namespace, name)
+        except errors.ApiError as error:
+            if error.code == 404:
+                return None
+            raise

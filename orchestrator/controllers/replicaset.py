@@ -32,13 +32,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from enum import Enum
-from typing import Callable, Hashable
+from typing import Hashable
 
 from orchestrator.api import errors
 from orchestrator.api.core import EventType
 from orchestrator.api.registry import kind_for
-from orchestrator.apiserver.objects import DeleteOptions, ObjectAPI, PatchType
-from orchestrator.controllers.events import EventRecorder
+from orchestrator.apiserver.objects import DeleteOptions, PatchType
 from orchestrator.controllers.owners import OwnerController
 from orchestrator.controllers.replicaset_plan import (
     Failure, ReplicaFailureReason, ReplicaPlan, claim, compute_status, controller_ref,
@@ -46,12 +45,11 @@ from orchestrator.controllers.replicaset_plan import (
     without_owner,
 )
 from orchestrator.controllers.status import write_status
-from orchestrator.api.timestamps import format_rfc3339, utc_now
+from orchestrator.api.timestamps import format_rfc3339
 
 log = logging.getLogger("dockyard.replicaset")
 
 POD, REPLICA_SET = kind_for("v1", "Pod"), kind_for("apps/v1", "ReplicaSet")
-COMPONENT = "replicaset-controller"
 
 
 class ReplicaSetReason(str, Enum):
@@ -68,24 +66,14 @@ class ReplicasNotReached(Exception):
 class ReplicaSetController(OwnerController):
     owner, dependent = REPLICA_SET, POD
     name = "replicaset-controller"
-    workers = 2
-    resync_seconds = 30.0
-
-    def __init__(self, api: ObjectAPI, *, clock: Callable[[], datetime] = utc_now) -> None:
-        super().__init__(api)
-        self.events = EventRecorder(api, COMPONENT)
-        self._clock = clock
 
     # -- one pass -----------------------------------------------------------------------------
 
     def reconcile(self, key: Hashable) -> None:
         namespace, name = key
-        try:
-            rs = self.api.get(REPLICA_SET, namespace, name)
-        except errors.ApiError as error:
-            if error.code == 404:
-                return  # gone: the garbage collector takes its pods
-            raise
+        rs = self.read_owner(key)
+        if rs is None:
+            return  # gone: the garbage collector takes its pods
         pods = self.api.list(POD, namespace)[0]
         claimed = claim(rs, pods)
         owned = self._write_claims(rs, claimed.owned, claimed.adopt, claimed.release)

@@ -9,14 +9,9 @@ carries a run-unique cluster uid and is removed at teardown.
 
 from __future__ import annotations
 
-import fcntl
-import os
-import pty
 import re
-import struct
 import subprocess
 import sys
-import termios
 import time
 import uuid
 
@@ -36,6 +31,7 @@ from orchestrator.cluster.tokens import TokenBook
 from orchestrator.cluster.statedir import StateDir
 from tests.support.controlplane import ControlPlaneProcess, free_port
 from tests.support.kubectl import Kubectl
+from tests.support.terminal import COLUMNS, ROWS, on_a_terminal
 
 pytestmark = [pytest.mark.docker, pytest.mark.kubectl]
 
@@ -194,27 +190,14 @@ def test_dockyard_exec(stage):
 @pytest.mark.parametrize("tool", ["kubectl", "dockyard"])
 def test_exec_with_a_terminal(stage, tool):
     server, kubectl = stage
-    controller, terminal = pty.openpty()
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))  # rows, columns
-    program = (["kubectl", f"--kubeconfig={server.kubeconfig}", f"--cache-dir={kubectl.cache_dir}", "exec"]
-               if tool == "kubectl" else
+    program = (kubectl.command("exec") if tool == "kubectl" else
                [sys.executable, "-m", "orchestrator.cli.main", "exec", "--kubeconfig", str(server.kubeconfig)])
-    command = [*program, "-it", "web", "--", "sh", "-c", "sleep 0.5; stty size; tty; exit 4"]
-    session = subprocess.Popen(command, stdin=terminal, stdout=terminal, stderr=terminal)
-    os.close(terminal)
-    output = b""
-    while True:  # until the session ends and the terminal reports EOF (EIO on Linux)
-        try:
-            chunk = os.read(controller, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        output += chunk
-    os.close(controller)
-    assert session.wait(timeout=30) == 4
-    assert re.search(rb"30 100\r\n/dev/pts/\d+\r\n", output), output
-    assert output.endswith(b"command terminated with exit code 4\r\n"), output
+    session = on_a_terminal([*program, "-it", "web", "--", "sh", "-c", "sleep 0.5; stty size; tty; exit 4"],
+                            timeout=30)
+    output = session.output
+    assert session.returncode == 4
+    assert re.search(rf"{ROWS} {COLUMNS}\r\n/dev/pts/\d+\r\n", output), output
+    assert output.endswith("command terminated with exit code 4\r\n"), output
 
 
 def test_python_client_exec_over_v4(stage):

@@ -3,19 +3,15 @@ run by the real agent: the whole path users take (kubectl → API server → age
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import re
-import select
-import struct
 import subprocess
-import termios
 import time
 
 import pytest
 import yaml
 
+from tests.support.terminal import on_a_terminal
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.docker, pytest.mark.kubectl]
@@ -113,44 +109,9 @@ def test_kubectl_run_with_a_terminal_gives_a_shell(lab):
     """``kubectl run -i --tty --rm debug … -- sh`` exactly as the seed types it, on a pseudo-terminal.
     (kubectl first sets the size one larger, then the real one, to make the shell redraw: the
     ``sleep`` lets both land before ``stty`` looks.)"""
-    output = _on_a_terminal(lab.command("run", "-i", "--tty", "--rm", "shell", f"--image={IMAGE}",
-                                        "--restart=Never", "--", "sh"),
-                            [("command prompt", "sleep 1; stty size; echo tty-$((6*7))\r"), ("tty-42", "exit\r")],
-                            timeout=90)
+    output = on_a_terminal(lab.command("run", "-i", "--tty", "--rm", "shell", f"--image={IMAGE}",
+                                       "--restart=Never", "--", "sh"),
+                           [("command prompt", "sleep 1; stty size; echo tty-$((6*7))\r"), ("tty-42", "exit\r")],
+                           timeout=90).output
     assert "tty-42" in output and 'pod "shell" deleted' in output, output
     assert "\r\n30 100\r\n" in output, output  # the terminal's size reached the container (resize)
-
-
-def _on_a_terminal(argv: list[str], script: list[tuple[str, str]], timeout: float) -> str:
-    """Run ``argv`` on a new pseudo-terminal; each time the output shows a step's text, type its
-    line. Returns everything the terminal showed once the process exits."""
-    main, side = os.openpty()
-    fcntl.ioctl(side, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))  # rows, columns
-    process = subprocess.Popen(argv, stdin=side, stdout=side, stderr=side, start_new_session=True)
-    os.close(side)
-    seen, steps, typed_at = b"", list(script), 0
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([main], [], [], 0.2)
-            if ready:
-                try:
-                    chunk = os.read(main, 4096)
-                except OSError:  # the terminal closed: the process is gone
-                    break
-                if not chunk:
-                    break
-                seen += chunk
-            if steps and steps[0][0].encode() in seen[typed_at:]:
-                os.write(main, steps.pop(0)[1].encode())
-                typed_at = len(seen)  # the next step's text must come after this line
-            if process.poll() is not None and not ready:
-                break
-        else:
-            raise AssertionError(f"{argv} did not finish in {timeout}s; the terminal showed:\n{seen.decode(errors='replace')}")
-        return seen.decode(errors="replace")
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
-        os.close(main)
