@@ -28,7 +28,8 @@ from orchestrator.api import errors
 from orchestrator.api.bootstrap import CLUSTER_INFO_NAME, CLUSTER_INFO_NAMESPACE, CLUSTER_INFO_PATH
 from orchestrator.api.coordination import NODE_LEASE_NAMESPACE
 from orchestrator.api.registry import ResourceKind, kind_for
-from orchestrator.apiserver.objects import ListOptions, ObjectAPI
+from orchestrator.api.options import ListOptions
+from orchestrator.apiserver.objects import ObjectAPI
 from orchestrator.cluster.identity import Identity
 
 #: paths anyone may read without a token, as Kubernetes' system:public-info-viewer role allows

@@ -25,7 +25,8 @@ from orchestrator.apiserver.negotiation import (
     decode_body, delete_options, encode_continue, list_options, patch_type, wants_table, write_params,
 )
 from orchestrator.apiserver.nodeproxy import plan_remote_command
-from orchestrator.apiserver.objects import ObjectAPI, PatchType, Written, apply_patch
+from orchestrator.api.options import PatchType
+from orchestrator.apiserver.objects import ObjectAPI, Written, apply_patch
 from orchestrator.apiserver.routing import Target
 from orchestrator.apiserver.scale import replicas_from_scale, scale_of
 from orchestrator.apiserver.tables import render_table

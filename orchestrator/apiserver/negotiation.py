@@ -17,7 +17,7 @@ import yaml
 
 from orchestrator.api import errors
 from orchestrator.api.selectors import SelectorError, parse_field_selector, parse_label_selector
-from orchestrator.apiserver.objects import DeleteOptions, ListOptions, PatchType, PropagationPolicy
+from orchestrator.api.options import DeleteOptions, ListOptions, PatchType, PropagationPolicy
 
 JSON_TYPES = ("application/json", "")
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml")

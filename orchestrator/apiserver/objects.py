@@ -27,39 +27,18 @@ import secrets
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from enum import Enum
 from typing import Callable
 
 from orchestrator.api import errors
 from orchestrator.api.decode import decode
 from orchestrator.api.defaults import apply_defaults, prepare_for_update
+from orchestrator.api.options import DeleteOptions, Finalizer, ListOptions, PatchType, PropagationPolicy
 from orchestrator.api.patch import PatchError, json_merge_patch, json_patch, strategic_merge_patch
 from orchestrator.api.registry import ResourceKind
-from orchestrator.api.selectors import FieldSelector, LabelSelector
 from orchestrator.api.validation import validate
 from orchestrator.apiserver.admission import Admission
 from orchestrator.store import Key, KeyExists, KeyNotFound, RevisionConflict, Store
 from orchestrator.api.timestamps import now_rfc3339
-
-
-class PatchType(str, Enum):
-    STRATEGIC = "application/strategic-merge-patch+json"
-    MERGE = "application/merge-patch+json"
-    JSON = "application/json-patch+json"
-    APPLY = "application/apply-patch+yaml"
-
-
-class PropagationPolicy(str, Enum):
-    ORPHAN = "Orphan"
-    BACKGROUND = "Background"
-    FOREGROUND = "Foreground"
-
-
-class Finalizer(str, Enum):
-    """Finalizers the control plane itself acts on."""
-
-    ORPHAN = "orphan"
-    FOREGROUND = "foregroundDeletion"
 
 
 #: the alphabet Kubernetes uses for ``generateName`` suffixes (no vowels, no look-alikes)
@@ -70,23 +49,6 @@ _PATCH_ATTEMPTS = 5
 
 def random_suffix(length: int = 5) -> str:
     return "".join(secrets.choice(_NAME_ALPHABET) for _ in range(length))
-
-
-@dataclass
-class DeleteOptions:
-    propagation: PropagationPolicy | None = None
-    grace_period_seconds: int | None = None
-    precondition_uid: str | None = None
-    precondition_resource_version: str | None = None
-    dry_run: bool = False
-
-
-@dataclass
-class ListOptions:
-    label_selector: LabelSelector = field(default_factory=LabelSelector)
-    field_selector: FieldSelector = field(default_factory=FieldSelector)
-    limit: int | None = None
-    after: tuple[str, str] | None = None
 
 
 @dataclass

@@ -21,7 +21,8 @@ from typing import AsyncIterator
 
 from orchestrator.api import errors
 from orchestrator.api.registry import ResourceKind
-from orchestrator.apiserver.objects import ListOptions, ObjectAPI
+from orchestrator.api.options import ListOptions
+from orchestrator.apiserver.objects import ObjectAPI
 from orchestrator.store import EventType, RevisionCompacted, StoredEvent
 
 #: events a watcher may have pending before it is considered too slow and expired

@@ -37,7 +37,7 @@ from orchestrator.api.apps import DeploymentConditionReason, DeploymentCondition
 from orchestrator.api.core import EventType
 from orchestrator.api.pod import PodPhase
 from orchestrator.api.registry import kind_for
-from orchestrator.apiserver.objects import PatchType
+from orchestrator.api.options import PatchType
 from orchestrator.controllers import deployment_plan as plan
 from orchestrator.controllers import rollout
 from orchestrator.controllers.owners import OwnerController

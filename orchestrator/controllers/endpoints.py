@@ -40,7 +40,8 @@ from orchestrator.api import errors
 from orchestrator.api.discovery import MANAGED_BY_LABEL, SERVICE_NAME_LABEL
 from orchestrator.api.registry import kind_for
 from orchestrator.api.selectors import from_match_labels
-from orchestrator.apiserver.objects import DeleteOptions, ListOptions, ObjectAPI
+from orchestrator.api.options import DeleteOptions, ListOptions
+from orchestrator.apiserver.objects import ObjectAPI
 from orchestrator.controllers.base import Controller
 from orchestrator.controllers.endpoints_plan import (
     endpoint_facts, has_pod_endpoints, plan_endpoints, selected_pods, selector_of,

@@ -19,7 +19,7 @@ from typing import Hashable, Iterable
 
 from orchestrator.api import errors
 from orchestrator.api.registry import KINDS, ResourceKind, kind_for
-from orchestrator.apiserver.objects import DeleteOptions, Finalizer, PatchType, PropagationPolicy
+from orchestrator.api.options import DeleteOptions, Finalizer, PatchType, PropagationPolicy
 from orchestrator.controllers.base import Controller
 from orchestrator.store import EventType, StoredEvent
 

@@ -12,7 +12,7 @@ from typing import Hashable, Iterable
 
 from orchestrator.api import errors
 from orchestrator.api.registry import KINDS, kind_for
-from orchestrator.apiserver.objects import DeleteOptions, PropagationPolicy
+from orchestrator.api.options import DeleteOptions, PropagationPolicy
 from orchestrator.controllers.base import Controller
 from orchestrator.store import StoredEvent
 

@@ -28,7 +28,8 @@ from orchestrator.api import errors
 from orchestrator.api.clusternetwork import ClusterNetwork
 from orchestrator.api.core import EventType
 from orchestrator.api.registry import kind_for
-from orchestrator.apiserver.objects import ObjectAPI, PatchType
+from orchestrator.api.options import PatchType
+from orchestrator.apiserver.objects import ObjectAPI
 from orchestrator.controllers.base import Controller
 from orchestrator.controllers.events import EventRecorder
 from orchestrator.controllers.nodeipam_plan import Allocation, node_cidrs, plan_allocations, unavailable_message

@@ -50,7 +50,8 @@ from orchestrator.api.meta import ConditionStatus
 from orchestrator.api.pod import PodConditionType
 from orchestrator.api.registry import kind_for
 from orchestrator.api.selectors import parse_field_selector
-from orchestrator.apiserver.objects import DeleteOptions, ListOptions, ObjectAPI
+from orchestrator.api.options import DeleteOptions, ListOptions
+from orchestrator.apiserver.objects import ObjectAPI
 from orchestrator.controllers.base import Controller
 from orchestrator.controllers.events import EventRecorder
 from orchestrator.controllers.nodehealth import (

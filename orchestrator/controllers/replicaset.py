@@ -37,7 +37,7 @@ from typing import Hashable
 from orchestrator.api import errors
 from orchestrator.api.core import EventType
 from orchestrator.api.registry import kind_for
-from orchestrator.apiserver.objects import DeleteOptions, PatchType
+from orchestrator.api.options import DeleteOptions, PatchType
 from orchestrator.controllers.owners import OwnerController
 from orchestrator.controllers.replicaset_plan import (
     Failure, ReplicaFailureReason, ReplicaPlan, claim, compute_status, controller_ref,

@@ -11,7 +11,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from orchestrator.api.registry import kind_for
-from orchestrator.apiserver.objects import DeleteOptions, ObjectAPI, PatchType
+from orchestrator.api.options import DeleteOptions, PatchType
+from orchestrator.apiserver.objects import ObjectAPI
 from orchestrator.controllers.deployment import DeploymentController
 
 NS, EVENT, POD = kind_for("v1", "Namespace"), kind_for("v1", "Event"), kind_for("v1", "Pod")

@@ -7,7 +7,8 @@ import pytest
 from orchestrator.api import errors
 from orchestrator.api.registry import kind_for
 from orchestrator.apiserver.auth import Attributes, Verb, authorize
-from orchestrator.apiserver.objects import DeleteOptions, ObjectAPI
+from orchestrator.api.options import DeleteOptions
+from orchestrator.apiserver.objects import ObjectAPI
 from orchestrator.cluster.identity import node_identity
 from orchestrator.controllers.endpoints import EndpointsController
 from orchestrator.controllers.endpointslices_plan import CONTROLLER_NAME

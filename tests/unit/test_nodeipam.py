@@ -7,7 +7,8 @@ import pytest
 from orchestrator.api import errors
 from orchestrator.api.clusternetwork import ClusterNetwork
 from orchestrator.api.registry import kind_for
-from orchestrator.apiserver.objects import ObjectAPI, PatchType
+from orchestrator.api.options import PatchType
+from orchestrator.apiserver.objects import ObjectAPI
 from orchestrator.controllers.nodeipam import ALL_NODES, NodeIpamController
 from orchestrator.controllers.nodeipam_plan import Allocation, blocks_overlapped, node_cidrs, plan_allocations
 from orchestrator.store import EventType, Key, MemoryStore, StoredEvent

@@ -12,7 +12,8 @@ from orchestrator.api.registry import kind_for
 from orchestrator.apiserver.admission import Admission, AdmissionPolicy
 from orchestrator.apiserver.discovery import api_resource_list
 from orchestrator.apiserver.eviction import evict
-from orchestrator.apiserver.objects import ObjectAPI, PatchType
+from orchestrator.api.options import PatchType
+from orchestrator.apiserver.objects import ObjectAPI
 from orchestrator.cli.drain import DrainOptions, DrainProblem, plan_drain
 from orchestrator.cli.lifecycle.plan import ClusterSpec, server_argv
 from orchestrator.cli.main import _parser

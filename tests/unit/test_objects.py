@@ -6,7 +6,8 @@ import pytest
 
 from orchestrator.api import errors
 from orchestrator.api.registry import kind_for
-from orchestrator.apiserver.objects import DeleteOptions, ObjectAPI, PatchType, PropagationPolicy
+from orchestrator.api.options import DeleteOptions, PatchType, PropagationPolicy
+from orchestrator.apiserver.objects import ObjectAPI
 from orchestrator.controllers.garbagecollector import GarbageCollector
 from orchestrator.controllers.namespace import NamespaceController
 from orchestrator.store import MemoryStore

@@ -8,7 +8,8 @@ import pytest
 
 from orchestrator.api.registry import kind_for
 from orchestrator.apiserver.admission import Admission, AdmissionPolicy
-from orchestrator.apiserver.objects import ObjectAPI, PatchType
+from orchestrator.api.options import PatchType
+from orchestrator.apiserver.objects import ObjectAPI
 from orchestrator.controllers.replicaset import ReplicaSetController, ReplicasNotReached
 from orchestrator.store import Watcher
 

@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orchestrator.api.registry import kind_for
-from orchestrator.apiserver.objects import DeleteOptions, ObjectAPI, PatchType
+from orchestrator.api.options import DeleteOptions, PatchType
+from orchestrator.apiserver.objects import ObjectAPI
 from orchestrator.scheduler.filters import Misfit, Rejection, fit_error, rejections
 from orchestrator.scheduler.plan import SCORES_ANNOTATION, Placement, Unschedulable, decide, explain
 from orchestrator.scheduler.scheduler import PassIncomplete, Scheduler, may_unblock

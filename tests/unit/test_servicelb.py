@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.api.registry import kind_for
-from orchestrator.apiserver.objects import ObjectAPI, PatchType
+from orchestrator.api.options import PatchType
+from orchestrator.apiserver.objects import ObjectAPI
 from orchestrator.controllers.servicelb import FINALIZER, ServiceLoadBalancerController, node_ingress
 from orchestrator.store import EventType, Key, MemoryStore, StoredEvent
 

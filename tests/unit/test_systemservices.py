@@ -11,7 +11,8 @@ from orchestrator.api import errors
 from orchestrator.api.clusternetwork import ClusterNetwork
 from orchestrator.api.registry import kind_for
 from orchestrator.apiserver.admission import Admission, AdmissionPolicy
-from orchestrator.apiserver.objects import ObjectAPI, PatchType
+from orchestrator.api.options import PatchType
+from orchestrator.apiserver.objects import ObjectAPI
 from orchestrator.apiserver.systemservices import api_server_address, ensure_system_objects, system_services
 from orchestrator.cluster.init import ClusterInfo
 from orchestrator.store import MemoryStore

@@ -6,7 +6,8 @@ import asyncio
 
 from orchestrator.api.registry import kind_for
 from orchestrator.api.selectors import parse_label_selector
-from orchestrator.apiserver.objects import ListOptions, ObjectAPI
+from orchestrator.api.options import ListOptions
+from orchestrator.apiserver.objects import ObjectAPI
 from orchestrator.apiserver.watch import MAX_PENDING, WatchHub
 from orchestrator.store import EventType, Key, MemoryStore, StoredEvent
 
