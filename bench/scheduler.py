@@ -61,7 +61,8 @@ from agent import labels  # noqa: E402
 from bench.docker_floor import IMAGE, THREADS, Baseline, in_parallel  # noqa: E402
 from bench.interrupts import shield_cleanup, sigterm_interrupts  # noqa: E402
 from orchestrator.api.registry import kind_for  # noqa: E402
-from orchestrator.apiserver.binding import bind, binding_for  # noqa: E402
+from orchestrator.apiserver.binding import bind
+from orchestrator.scheduler.plan import binding_for  # noqa: E402
 from orchestrator.apiserver.objects import ObjectAPI  # noqa: E402
 from orchestrator.scheduler.plan import Placement, decide, explain, scores_annotation  # noqa: E402
 from orchestrator.scheduler.scheduler import Scheduler, is_pending, queue_order  # noqa: E402

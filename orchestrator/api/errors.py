@@ -4,12 +4,20 @@ Every layer (validation, store, API server) raises one of these named errors; th
 them into a ``Status`` body so that kubectl prints its familiar lines, for example
 ``Error from server (NotFound): pods "x" not found``. The message wording follows
 k8s.io/apimachinery/pkg/api/errors so that users can search for it.
+
+A caller for whom "it is not there" is an answer, not a failure, says so with :func:`or_none`
+(a read) or :func:`ignore_not_found` (a delete that may race another), rather than catching
+the 404 by hand.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Callable, Iterator, TypeVar
+
+T = TypeVar("T")
 
 
 class StatusReason(str, Enum):
@@ -188,3 +196,23 @@ def unsupported_media_type(content_type: str, supported: list[str]) -> ApiError:
 
 def internal(message: str) -> ApiError:
     return ApiError(message, StatusReason.INTERNAL_ERROR, 500)
+
+
+def or_none(read: Callable[[], T]) -> T | None:
+    """``read()``, or None when what it reads does not exist (a 404); other errors propagate."""
+    try:
+        return read()
+    except ApiError as error:
+        if error.code == 404:
+            return None
+        raise
+
+
+@contextlib.contextmanager
+def ignore_not_found() -> Iterator[None]:
+    """Let a 404 pass: for deletes and updates of something that may already be gone."""
+    try:
+        yield
+    except ApiError as error:
+        if error.code != 404:
+            raise

@@ -43,11 +43,14 @@ Authenticator = Callable[[str], Identity | None]
 
 class ApiServerApp:
     def __init__(self, handlers: ResourceHandlers, authenticate: Authenticator, *,
-                 ready: Callable[[], bool] = lambda: True, join: JoinEndpoint | None = None) -> None:
+                 ready: Callable[[], bool] = lambda: True, join: JoinEndpoint | None = None,
+                 more_metrics: Callable[[], list[str]] = list) -> None:
         self.handlers = handlers
         self.authenticate = authenticate
         self.join = join
         self.ready = ready
+        #: series of the rest of the process (the controllers'), appended to ``/metrics``
+        self.more_metrics = more_metrics
         self.metrics = Metrics()
         methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
         self.asgi = Starlette(routes=[Route("/{path:path}", self.dispatch, methods=methods),
@@ -101,7 +104,8 @@ class ApiServerApp:
             return json_response(discovery.version_info()), "nonresource"
         if path == "/metrics":
             hub = self.handlers.hub
-            text = self.metrics.render(watchers=len(hub.watches), revision=self.handlers.api.store.revision())
+            text = self.metrics.render(watchers=len(hub.watches), revision=self.handlers.api.store.revision(),
+                                       more=self.more_metrics())
             return PlainTextResponse(text, media_type="text/plain; version=0.0.4"), "nonresource"
         if path == JOIN_PATH and self.join is not None:
             token = bearer_token(request.headers.get("authorization")) or ""

@@ -41,16 +41,6 @@ TARGET_KINDS = ("Node", "")
 _ATTEMPTS = 5
 
 
-def binding_for(pod: dict, node: str, annotations: dict[str, str] | None = None) -> dict:
-    """The Binding a scheduler posts for ``pod``: pinned to the pod's uid, annotated with its reasons."""
-    meta = pod["metadata"]
-    binding_meta = {"name": meta["name"], "namespace": meta.get("namespace"), "uid": meta["uid"]}
-    if annotations:
-        binding_meta["annotations"] = dict(annotations)
-    return {"apiVersion": "v1", "kind": "Binding", "metadata": binding_meta,
-            "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
-
-
 def check_binding(binding: dict, name: str) -> str:
     """The node a Binding for pod ``name`` names (``ValidatePodBinding``); 400/422 when malformed."""
     meta = binding.get("metadata") or {}

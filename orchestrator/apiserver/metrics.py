@@ -2,7 +2,8 @@
 
 Named after the kube-apiserver's own series so dashboards people know keep meaning the same:
 ``apiserver_request_total{verb,resource,code}``, ``apiserver_request_duration_seconds`` (a
-histogram), ``apiserver_registered_watchers``, plus ``dockyard_store_revision``.
+histogram), ``apiserver_registered_watchers``, plus ``dockyard_store_revision``; the process
+adds its controllers' series (client-go's ``workqueue_*``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class Metrics:
             buckets[-1] += 1
             self._sums[(verb, resource)] += seconds
 
-    def render(self, *, watchers: int, revision: int) -> str:
+    def render(self, *, watchers: int, revision: int, more: list[str] | None = None) -> str:
         lines = [
             "# HELP apiserver_request_total Requests by verb, resource and HTTP code.",
             "# TYPE apiserver_request_total counter",
@@ -54,5 +55,6 @@ class Metrics:
             "# HELP dockyard_store_revision The store's latest revision (resourceVersion).",
             "# TYPE dockyard_store_revision gauge",
             f"dockyard_store_revision {revision}",
+            *(more or []),
         ]
         return "\n".join(lines) + "\n"

@@ -195,6 +195,12 @@ class ObjectAPI:
             # The status subresource writes status and nothing else (metadata stays the server's).
             merged = {**copy.deepcopy(old), "status": merged.get("status", {})}
             return merged
+        if subresource == "finalize":
+            # ``PUT namespaces/{name}/finalize`` writes spec.finalizers and nothing else; the
+            # namespace controller empties it once the namespace holds nothing more.
+            finalized = copy.deepcopy(old)
+            finalized.setdefault("spec", {})["finalizers"] = (merged.get("spec") or {}).get("finalizers") or []
+            return finalized
         if subresource == "binding":
             # A binding (orchestrator.apiserver.binding) moves exactly three things in one write:
             # the node, the annotations the Binding carries and the PodScheduled condition.
@@ -333,21 +339,6 @@ class ObjectAPI:
         except RevisionConflict:
             raise errors.conflict(rk.plural, rk.group, meta["name"]) from None
 
-    def finish_deletion(self, rk: ResourceKind, namespace: str | None, name: str) -> dict | None:
-        """Remove an object whose deletion is under way once nothing holds it any more.
-
-        Used by node agents (pods whose containers are gone) and controllers (finalizers done).
-        Returns the removed object, or ``None`` when it was already gone.
-        """
-        try:
-            obj = self.get(rk, namespace, name)
-        except errors.ApiError:
-            return None
-        if obj["metadata"].get("finalizers"):
-            raise errors.conflict(rk.plural, rk.group, name,
-                                  f"waiting for finalizers {obj['metadata']['finalizers']}")
-        return self._remove(rk, obj)
-
 
 def qos_class(spec: dict) -> str:
     """Kubernetes' QoS class: Guaranteed (limits = requests for cpu and memory everywhere),
@@ -378,13 +369,14 @@ def _set_initial_status(rk: ResourceKind, obj: dict) -> None:
 def _removable(rk: ResourceKind, obj: dict) -> bool:
     """Kubernetes' rule: marked for deletion, no finalizers left and no grace period to wait out.
 
-    Namespaces are the exception: the namespace controller removes them once they are empty.
+    A Namespace also has ``spec.finalizers`` (``kubernetes``), which the namespace controller
+    removes through the ``finalize`` subresource once the namespace is empty.
     """
     meta = obj["metadata"]
     return (
-        rk.kind != "Namespace"
-        and bool(meta.get("deletionTimestamp"))
+        bool(meta.get("deletionTimestamp"))
         and not meta.get("finalizers")
+        and not (rk.kind == "Namespace" and (obj.get("spec") or {}).get("finalizers"))
         and not meta.get("deletionGracePeriodSeconds")
     )
 

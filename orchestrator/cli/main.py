@@ -108,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args) -> int:
-    from orchestrator.apiserver.server import ServerConfig, run
+    from orchestrator.controlplane.process import ServerConfig, run
     from orchestrator.cluster.statedir import StateDir
 
     host, _, port = args.listen.rpartition(":")

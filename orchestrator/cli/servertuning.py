@@ -1,7 +1,7 @@
 """The control plane's lab knobs: how fast a lost node turns NotReady and loses its pods.
 
 Declared once because two commands take them: ``dockyard server`` turns them into its
-:class:`~orchestrator.apiserver.server.ServerConfig`, and ``dockyard up`` passes the ones a user set
+:class:`~orchestrator.controlplane.process.ServerConfig`, and ``dockyard up`` passes the ones a user set
 through to the server it starts (:func:`server_tuning_argv`). The flag names are Kubernetes' own
 (kube-controller-manager's ``--node-monitor-grace-period``, kube-apiserver's
 ``--default-not-ready-toleration-seconds``); unset ones keep Kubernetes' defaults, 40 s and 300 s.

@@ -31,7 +31,7 @@ from orchestrator.api.apps import DeploymentConditionReason, DeploymentCondition
 from orchestrator.api.meta import ConditionStatus
 from orchestrator.api.templatehash import POD_TEMPLATE_HASH, template_hash
 from orchestrator.controllers import rollout
-from orchestrator.controllers.replicaset_plan import controller_ref
+from orchestrator.controllers.owners import owner_reference
 from orchestrator.api.timestamps import format_rfc3339, parse_rfc3339
 
 
@@ -117,11 +117,6 @@ def without_hash(template: dict) -> dict:
     return template
 
 
-def owned_by(rs: dict, deployment: dict) -> bool:
-    ref = controller_ref(rs)
-    return ref is not None and ref.get("uid") == deployment["metadata"]["uid"]
-
-
 def by_age(rss: list[dict]) -> list[dict]:
     return sorted(rss, key=lambda rs: (rs["metadata"].get("creationTimestamp") or "", rs["metadata"]["name"]))
 
@@ -184,8 +179,7 @@ def new_rs_object(deployment: dict, replicas: int, revision: int) -> dict:
             "name": f"{meta['name']}-{pod_hash}", "namespace": meta.get("namespace"),
             "labels": dict(template["metadata"]["labels"]),
             "annotations": {**new_rs_annotations(deployment, None, revision), **replica_annotations(deployment)},
-            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": meta["name"],
-                                 "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}],
+            "ownerReferences": [owner_reference(deployment)],
         },
         "spec": {"replicas": replicas, "minReadySeconds": deployment["spec"].get("minReadySeconds") or 0,
                  "selector": selector, "template": template},

@@ -10,8 +10,9 @@ One work key per Service, ``(namespace, name)``. A pass:
 
 1. reads the Service. Gone: its Endpoints are deleted (its slices go with it through their
    ownerReference, by the garbage collector). Selectorless or ExternalName: nothing to do;
-2. reads the pods of the namespace and writes the Endpoints when they differ (create, or update
-   with the resourceVersion read: a conflict fails the pass, which is retried with back-off);
+2. reads the pods its selector matches (the informer cache's label index) and writes the
+   Endpoints when they differ (create, or update with the resourceVersion read: a conflict fails
+   the pass, which is retried with back-off);
 3. reads this controller's slices of the Service and creates, updates and deletes as planned —
    creations first, deletions last, so a reader never sees fewer endpoints than before.
 
@@ -25,136 +26,126 @@ every Endpoints object, so Endpoints left behind by a Service deleted while the 
 was down are removed.
 
 **Latency.** This is the hot path of "a pod whose readiness probe fails leaves the endpoints
-within 2 s". The pod's status write is an event in the store; the runner's event pump hands the
-key to a worker at once, and the pass costs three reads and the writes. Measured through a real
+within 2 s". The pod's status write reaches the pod informer, whose handler hands the key to a
+worker at once; the pass reads the caches and writes. Measured through a real
 server on a 2-core machine (``tests/e2e/test_endpoints.py``): from sending the pod's status
 write to the Endpoints change arriving on a watch, 14 ms median and 40 ms at worst over ten
-readiness flips, request round trips included.
+readiness flips, request round trips included (measured before the informer cache; the cache
+takes the reads off the store, the path is otherwise the same).
 """
 
 from __future__ import annotations
 
-from typing import Hashable, Iterable
+from typing import Iterable
 
 from orchestrator.api import errors
 from orchestrator.api.discovery import MANAGED_BY_LABEL, SERVICE_NAME_LABEL
-from orchestrator.api.registry import kind_for
+from orchestrator.api.options import DeleteOptions
+from orchestrator.api.registry import ResourceKind, kind_for
 from orchestrator.api.selectors import from_match_labels
-from orchestrator.api.options import DeleteOptions, ListOptions
-from orchestrator.apiserver.objects import ObjectAPI
-from orchestrator.controllers.base import Controller
-from orchestrator.controllers.endpoints_plan import (
-    endpoint_facts, has_pod_endpoints, plan_endpoints, selected_pods, selector_of,
-)
+from orchestrator.client.informer import Change, Informers
+from orchestrator.client.protocol import Client, WatchEventType
+from orchestrator.controllers.base import Controller, ObjectKey
+from orchestrator.controllers.endpoints_plan import endpoint_facts, has_pod_endpoints, plan_endpoints, selector_of
 from orchestrator.controllers.endpointslices_plan import CONTROLLER_NAME, plan_slices
-from orchestrator.store import EventType as StoreEventType
-from orchestrator.store import StoredEvent
 
 POD, SERVICE, ENDPOINTS = kind_for("v1", "Pod"), kind_for("v1", "Service"), kind_for("v1", "Endpoints")
 ENDPOINT_SLICE = kind_for("discovery.k8s.io/v1", "EndpointSlice")
 
 
-class EndpointsController(Controller):
+class EndpointsController(Controller[ObjectKey]):
     name = "endpoint-controller"
     workers = 2
     resync_seconds = 30.0
+    watches = (SERVICE, POD, ENDPOINTS, ENDPOINT_SLICE)
 
-    def __init__(self, api: ObjectAPI) -> None:
-        super().__init__(api)
+    def __init__(self, client: Client, informers: Informers) -> None:
+        super().__init__(client, informers)
+        self.services, self.pods = informers.cache(SERVICE), informers.cache(POD)
+        self.endpoints, self.slices = informers.cache(ENDPOINTS), informers.cache(ENDPOINT_SLICE)
         self._leftovers_checked = False
 
     # -- which keys ---------------------------------------------------------------------------
 
-    def keys_for(self, event: StoredEvent) -> Iterable[Hashable]:
-        resource, namespace = event.key.resource, event.key.namespace
-        if resource == SERVICE.qualified_resource:
-            yield (namespace, event.key.name)
-        elif resource == POD.qualified_resource:
-            yield from self._keys_for_pod(event)
-        elif resource == ENDPOINTS.qualified_resource and event.type is StoreEventType.DELETED:
-            yield (namespace, event.key.name)
-        elif resource == ENDPOINT_SLICE.qualified_resource:
-            yield from self._keys_for_slice(event)
+    def keys_for(self, change: Change) -> Iterable[ObjectKey]:
+        if change.kind == SERVICE:
+            yield (change.namespace, change.name)
+        elif change.kind == POD:
+            yield from self._keys_for_pod(change)
+        elif change.kind == ENDPOINTS and change.type is WatchEventType.DELETED:
+            yield (change.namespace, change.name)
+        elif change.kind == ENDPOINT_SLICE:
+            yield from self._keys_for_slice(change)
 
-    def _keys_for_pod(self, event: StoredEvent) -> Iterable[Hashable]:
-        before, after = event.previous, event.object
-        if event.type is StoreEventType.MODIFIED and before is not None \
+    def _keys_for_pod(self, change: Change) -> Iterable[ObjectKey]:
+        before, after = change.previous, change.object
+        if change.type is WatchEventType.MODIFIED and before is not None \
                 and endpoint_facts(before) == endpoint_facts(after) \
                 and before["metadata"].get("labels") == after["metadata"].get("labels"):
             return
         label_sets = [obj["metadata"].get("labels") or {} for obj in (before, after) if obj is not None]
-        for service in self.api.list(SERVICE, event.key.namespace)[0]:
+        for service in self.services.list(change.namespace):
             selector = selector_of(service)
             if selector is not None and any(selector.matches(labels) for labels in label_sets):
-                yield (event.key.namespace, service["metadata"]["name"])
+                yield (change.namespace, service["metadata"]["name"])
 
-    def _keys_for_slice(self, event: StoredEvent) -> Iterable[Hashable]:
+    def _keys_for_slice(self, change: Change) -> Iterable[ObjectKey]:
         """A managed slice deleted, or relabelled onto another Service or manager."""
-        objects = [obj for obj in (event.previous, event.object) if obj is not None]
+        objects = [obj for obj in (change.previous, change.object) if obj is not None]
         labels = [obj["metadata"].get("labels") or {} for obj in objects]
         if not any(l.get(MANAGED_BY_LABEL) == CONTROLLER_NAME for l in labels):
             return
         relabelled = len({(l.get(SERVICE_NAME_LABEL), l.get(MANAGED_BY_LABEL)) for l in labels}) > 1
-        if event.type is StoreEventType.DELETED or relabelled:
+        if change.type is WatchEventType.DELETED or relabelled:
             for name in {l.get(SERVICE_NAME_LABEL) for l in labels if l.get(SERVICE_NAME_LABEL)}:
-                yield (event.key.namespace, name)
+                yield (change.namespace, name)
 
-    def resync_keys(self) -> Iterable[Hashable]:
-        keys = {(s["metadata"]["namespace"], s["metadata"]["name"]) for s in self.api.list(SERVICE, None)[0]}
+    def resync_keys(self) -> Iterable[ObjectKey]:
+        keys = {(s["metadata"]["namespace"], s["metadata"]["name"]) for s in self.services.list()}
         if not self._leftovers_checked:
-            keys |= {(e["metadata"]["namespace"], e["metadata"]["name"]) for e in self.api.list(ENDPOINTS, None)[0]}
+            keys |= {(e["metadata"]["namespace"], e["metadata"]["name"]) for e in self.endpoints.list()}
             self._leftovers_checked = True
         return sorted(keys)
 
     # -- one pass -----------------------------------------------------------------------------
 
-    def reconcile(self, key: Hashable) -> None:
+    def reconcile(self, key: ObjectKey) -> None:
         namespace, name = key
-        try:
-            service = self.api.get(SERVICE, namespace, name)
-        except errors.ApiError as error:
-            if error.code != 404:
-                raise
+        service = self.services.get(namespace, name)
+        if service is None:
             self._delete(ENDPOINTS, namespace, name)
             return
-        if not has_pod_endpoints(service):
+        selector = selector_of(service)
+        if not has_pod_endpoints(service) or selector is None:
             return
-        pods = selected_pods(service, self.api.list(POD, namespace)[0])
+        pods = self.pods.list(namespace, selector)
         self._sync_endpoints(service, pods)
         self._sync_slices(service, pods)
 
     def _sync_endpoints(self, service: dict, pods: list[dict]) -> None:
         meta = service["metadata"]
-        try:
-            current = self.api.get(ENDPOINTS, meta["namespace"], meta["name"])
-        except errors.ApiError as error:
-            if error.code != 404:
-                raise
-            current = None
+        current = self.endpoints.get(meta["namespace"], meta["name"])
         wanted = plan_endpoints(service, pods, current)
         if wanted is None:
             return
         if current is None:
-            self.api.create(ENDPOINTS, meta["namespace"], wanted)
+            self.client.create(ENDPOINTS, meta["namespace"], wanted)
         else:
-            self.api.update(ENDPOINTS, meta["namespace"], meta["name"], wanted)
+            self.client.update(ENDPOINTS, meta["namespace"], meta["name"], wanted)
 
     def _sync_slices(self, service: dict, pods: list[dict]) -> None:
         meta = service["metadata"]
         selector = from_match_labels({SERVICE_NAME_LABEL: meta["name"], MANAGED_BY_LABEL: CONTROLLER_NAME})
-        existing = [s for s in self.api.list(ENDPOINT_SLICE, meta["namespace"], ListOptions(label_selector=selector))[0]
+        existing = [s for s in self.slices.list(meta["namespace"], selector)
                     if not s["metadata"].get("deletionTimestamp")]
         plan = plan_slices(service, pods, existing)
         for slice_ in plan.create:
-            self.api.create(ENDPOINT_SLICE, meta["namespace"], slice_)
+            self.client.create(ENDPOINT_SLICE, meta["namespace"], slice_)
         for slice_ in plan.update:
-            self.api.update(ENDPOINT_SLICE, meta["namespace"], slice_["metadata"]["name"], slice_)
+            self.client.update(ENDPOINT_SLICE, meta["namespace"], slice_["metadata"]["name"], slice_)
         for slice_ in plan.delete:
             self._delete(ENDPOINT_SLICE, meta["namespace"], slice_["metadata"]["name"], slice_["metadata"]["uid"])
 
-    def _delete(self, rk, namespace: str, name: str, uid: str | None = None) -> None:
-        try:
-            self.api.delete(rk, namespace, name, DeleteOptions(precondition_uid=uid))
-        except errors.ApiError as error:
-            if error.code != 404:
-                raise
+    def _delete(self, kind: ResourceKind, namespace: str, name: str, uid: str | None = None) -> None:
+        with errors.ignore_not_found():
+            self.client.delete(kind, namespace, name, DeleteOptions(precondition_uid=uid))

@@ -39,13 +39,11 @@ the same pods always give the same object and "nothing changed" means "no write"
 from __future__ import annotations
 
 from orchestrator.api.core import CLUSTER_IP_NONE, ServiceType
-from orchestrator.api.pod import PodPhase
+from orchestrator.api.podstatus import is_finished, is_ready, is_terminating
 from orchestrator.api.selectors import LabelSelector, from_match_labels
-from orchestrator.controllers.replicaset_plan import is_ready
 
 #: label of the Endpoints (and EndpointSlices) of a headless Service
 HEADLESS_LABEL = "service.kubernetes.io/headless"
-_FINISHED = (PodPhase.SUCCEEDED.value, PodPhase.FAILED.value)
 _DEFAULT_PROTOCOL = "TCP"
 
 
@@ -62,14 +60,6 @@ def has_pod_endpoints(service: dict) -> bool:
     """Whether the controllers compute this Service's endpoints from pods."""
     spec = service.get("spec") or {}
     return spec.get("type") != ServiceType.EXTERNAL_NAME.value and selector_of(service) is not None
-
-
-def selected_pods(service: dict, pods: list[dict]) -> list[dict]:
-    """The pods of ``pods`` (one namespace's) the Service's selector matches."""
-    selector = selector_of(service)
-    if selector is None:
-        return []
-    return [pod for pod in pods if selector.matches(pod["metadata"].get("labels"))]
 
 
 def is_headless(service: dict) -> bool:
@@ -91,13 +81,9 @@ def pod_ip(pod: dict) -> str | None:
     return ips[0].get("ip") if ips else None
 
 
-def is_terminating(pod: dict) -> bool:
-    return bool(pod["metadata"].get("deletionTimestamp"))
-
-
 def should_be_listed(pod: dict, include_terminating: bool) -> bool:
     """``ShouldPodBeInEndpoints``: has an IP, not finished, not terminating (unless asked)."""
-    if (pod.get("status") or {}).get("phase") in _FINISHED or not pod_ip(pod):
+    if is_finished(pod) or not pod_ip(pod):
         return False
     return include_terminating or not is_terminating(pod)
 
@@ -151,7 +137,7 @@ def endpoint_facts(pod: dict) -> tuple:
                                                 p.get("protocol") or _DEFAULT_PROTOCOL)
                                                for p in c.get("ports") or [])))
                   for c in spec.get("containers") or [])
-    return (pod_ip(pod), is_ready(pod), (pod.get("status") or {}).get("phase") in _FINISHED, is_terminating(pod),
+    return (pod_ip(pod), is_ready(pod), is_finished(pod), is_terminating(pod),
             spec.get("nodeName"), spec.get("hostname"), spec.get("subdomain"), ports)
 
 
@@ -189,7 +175,7 @@ def _port_key(port: dict) -> tuple:
 
 def desired_subsets(service: dict, pods: list[dict]) -> list[dict]:
     """The Service's ``subsets``: every listed pod under each port it offers, repacked.
-    ``pods`` are the Service's own (:func:`selected_pods`)."""
+    ``pods`` are the ones its selector (:func:`selector_of`) matches."""
     tolerate_unready = publishes_not_ready(service)
     headless_without_ports = is_headless(service) and not (service.get("spec") or {}).get("ports")
     addresses: dict[tuple[str, str], dict] = {}

@@ -35,11 +35,11 @@ import json
 from dataclasses import dataclass, field
 
 from orchestrator.api.discovery import MANAGED_BY_LABEL, SERVICE_NAME_LABEL, AddressType
+from orchestrator.api.podstatus import is_ready, is_terminating
 from orchestrator.controllers.endpoints_plan import (
-    HEADLESS_LABEL, is_headless, is_terminating, pod_ip, pod_reference, publishes_not_ready, resolved_ports,
-    should_be_listed,
+    HEADLESS_LABEL, is_headless, pod_ip, pod_reference, publishes_not_ready, resolved_ports, should_be_listed,
 )
-from orchestrator.controllers.replicaset_plan import is_ready
+from orchestrator.controllers.owners import is_controlled_by, owner_reference
 
 MAX_ENDPOINTS_PER_SLICE = 100
 CONTROLLER_NAME = "endpointslice-controller.k8s.io"
@@ -64,12 +64,6 @@ def slice_labels(service: dict) -> dict[str, str]:
     return labels
 
 
-def owner_reference(service: dict) -> dict:
-    meta = service["metadata"]
-    return {"apiVersion": "v1", "kind": "Service", "name": meta["name"], "uid": meta["uid"],
-            "controller": True, "blockOwnerDeletion": True}
-
-
 def slice_endpoint(pod: dict, service: dict) -> dict:
     serving, terminating = is_ready(pod), is_terminating(pod)
     return {"addresses": [pod_ip(pod)],
@@ -89,11 +83,6 @@ def _endpoint_order(endpoint: dict) -> tuple[str, str]:
 
 def _ports_key(ports: list[dict]) -> str:
     return json.dumps(sorted(ports, key=lambda p: json.dumps(p, sort_keys=True)), sort_keys=True)
-
-
-def _owned_by(slice_: dict, service: dict) -> bool:
-    return any(ref.get("uid") == service["metadata"]["uid"] and ref.get("controller")
-               for ref in slice_["metadata"].get("ownerReferences") or [])
 
 
 def desired_endpoints(service: dict, pods: list[dict]) -> dict[str, tuple[list[dict], dict[tuple, dict]]]:
@@ -128,11 +117,11 @@ def _same(a: dict, b: dict) -> bool:
 
 def plan_slices(service: dict, pods: list[dict], existing: list[dict]) -> SlicePlan:
     """What to write so that ``existing`` (this controller's slices of the Service) match ``pods``
-    (the Service's own, :func:`~orchestrator.controllers.endpoints_plan.selected_pods`)."""
+    (the ones its :func:`~orchestrator.controllers.endpoints_plan.selector_of` matches)."""
     plan = SlicePlan()
     by_ports: dict[str, list[dict]] = {}
     for slice_ in sorted(existing, key=lambda s: s["metadata"]["name"]):
-        if _owned_by(slice_, service) and slice_.get("addressType") == AddressType.IPV4.value:
+        if is_controlled_by(slice_, service) and slice_.get("addressType") == AddressType.IPV4.value:
             by_ports.setdefault(_ports_key(slice_.get("ports") or []), []).append(slice_)
         else:
             plan.delete.append(slice_)
@@ -179,7 +168,7 @@ def _plan_port_set(service: dict, ports: list[dict], wanted: dict[tuple, dict], 
 
 def _reuse_deleted(service: dict, plan: SlicePlan) -> None:
     """Turn creations into updates of slices that would be deleted anyway (fewer objects churn)."""
-    reusable = [s for s in plan.delete if _owned_by(s, service) and s.get("addressType") == AddressType.IPV4.value]
+    reusable = [s for s in plan.delete if is_controlled_by(s, service) and s.get("addressType") == AddressType.IPV4.value]
     while plan.create and reusable:
         old, new = reusable.pop(0), plan.create.pop()
         plan.delete.remove(old)

@@ -1,7 +1,7 @@
 """Events the control plane records about objects: what ``kubectl describe`` lists under "Events:".
 
 A component (the scheduler, a controller) says *what happened to which object*; the recorder turns
-that into a core/v1 Event written through :class:`ObjectAPI`, in the shape ``kubectl describe`` and
+that into a core/v1 Event written through the client seam, in the shape ``kubectl describe`` and
 ``kubectl get events`` read: ``involvedObject`` (kind, namespace, name, uid, apiVersion,
 resourceVersion), ``reason``, ``message``, ``type``, ``source.component``, ``reportingComponent``,
 ``firstTimestamp``, ``lastTimestamp`` and ``count``. Names are client-go's ``<object>.<hex nanos>``.
@@ -30,7 +30,7 @@ from orchestrator.api.core import EventType
 from orchestrator.api.eventnames import EventNamer
 from orchestrator.api.registry import kind_for
 from orchestrator.api.timestamps import now_rfc3339
-from orchestrator.apiserver.objects import ObjectAPI
+from orchestrator.client.protocol import Client
 
 log = logging.getLogger("dockyard.events")
 
@@ -54,9 +54,9 @@ def involved_object(obj: dict) -> dict:
 class EventRecorder:
     """Records Events for one component (``default-scheduler``, ``replicaset-controller`` …)."""
 
-    def __init__(self, api: ObjectAPI, component: str, *, clock: Callable[[], str] = now_rfc3339,
+    def __init__(self, client: Client, component: str, *, clock: Callable[[], str] = now_rfc3339,
                  cache_size: int = CACHE_SIZE) -> None:
-        self.api = api
+        self.client = client
         self.component = component
         self._now = clock
         self._cache_size = cache_size
@@ -92,14 +92,11 @@ class EventRecorder:
 
     def _bump(self, namespace: str, name: str, now: str) -> dict | None:
         """Count one more occurrence on an existing Event; None when that Event is gone."""
-        try:
-            event = self.api.get(EVENT, namespace, name)
-        except errors.ApiError as error:
-            if error.code == 404:
-                return None
-            raise
-        return self.api.update(EVENT, namespace, name,
-                               {**event, "count": int(event.get("count") or 1) + 1, "lastTimestamp": now}).object
+        event = errors.or_none(lambda: self.client.get(EVENT, namespace, name))
+        if event is None:
+            return None
+        return self.client.update(EVENT, namespace, name,
+                                  {**event, "count": int(event.get("count") or 1) + 1, "lastTimestamp": now})
 
     def _create(self, namespace: str, involved: dict, type_: EventType, reason: Enum, message: str,
                 now: str) -> dict:
@@ -110,4 +107,4 @@ class EventRecorder:
             "source": {"component": self.component}, "reportingComponent": self.component,
             "firstTimestamp": now, "lastTimestamp": now, "count": 1,
         }
-        return self.api.create(EVENT, namespace, body).object
+        return self.client.create(EVENT, namespace, body)

@@ -11,84 +11,87 @@ Kubernetes semantics, reproduced level-triggered:
 
 A dependent is deleted only when *none* of its owners exists any more (an object may have
 several), and always by uid, so an owner re-created under the same name does not adopt it.
+
+The owner index of every kind's informer cache is the dependency graph (Kubernetes' collector
+builds the same graph from its informers): when an object goes, the dependents naming its uid
+are found there and each is checked; a new dependent whose owners are already gone is checked
+when it appears; the periodic resync checks every dependent none of whose owners is cached.
 """
 
 from __future__ import annotations
 
-from typing import Hashable, Iterable
+from typing import Iterable, Union
 
 from orchestrator.api import errors
-from orchestrator.api.registry import KINDS, ResourceKind, kind_for
 from orchestrator.api.options import DeleteOptions, Finalizer, PatchType, PropagationPolicy
+from orchestrator.api.registry import KINDS, ResourceKind, kind_for
+from orchestrator.client.cache import Index
+from orchestrator.client.informer import Change, Informers
+from orchestrator.client.protocol import Client, WatchEventType
 from orchestrator.controllers.base import Controller
-from orchestrator.store import EventType, StoredEvent
 
 _BY_RESOURCE = {rk.qualified_resource: rk for rk in KINDS}
-#: work keys: ("owner-gone", namespace) sweeps a namespace for orphaned dependents;
+#: work keys: ("owner-gone", uid) looks for the dependents of an owner that went;
 #: ("check", resource, namespace, name) looks up the owners of one new dependent;
 #: ("finalize", resource, namespace, name) works an owner's orphan/foreground finalizer
-_SWEEP, _CHECK, _FINALIZE = "owner-gone", "check", "finalize"
+_GONE, _CHECK, _FINALIZE = "owner-gone", "check", "finalize"
+GCKey = Union[tuple[str, str], tuple[str, str, str, str]]
 
 
 def owner_uids(obj: dict) -> set[str]:
     return {ref["uid"] for ref in obj.get("metadata", {}).get("ownerReferences") or [] if ref.get("uid")}
 
 
-class GarbageCollector(Controller):
+class GarbageCollector(Controller[GCKey]):
     name = "garbage-collector"
     resync_seconds = 30.0
+    watches = KINDS
 
-    def keys_for(self, event: StoredEvent) -> Iterable[Hashable]:
-        meta = event.object.get("metadata", {})
-        if event.type is EventType.DELETED:
-            # Dependents live in the owner's namespace, or anywhere for a cluster-scoped owner.
-            yield (_SWEEP, event.key.namespace or None)
+    def __init__(self, client: Client, informers: Informers) -> None:
+        super().__init__(client, informers)
+        self.caches = {rk: informers.cache(rk) for rk in KINDS}
+
+    def keys_for(self, change: Change) -> Iterable[GCKey]:
+        meta = change.object.get("metadata", {})
+        resource = change.kind.qualified_resource
+        if change.type is WatchEventType.DELETED:
+            yield (_GONE, meta["uid"])
         elif meta.get("deletionTimestamp") and {Finalizer.ORPHAN.value, Finalizer.FOREGROUND.value} & set(
                 meta.get("finalizers") or []):
-            yield (_FINALIZE, event.key.resource, event.key.namespace, event.key.name)
-        elif event.type is EventType.ADDED and owner_uids(event.object):
+            yield (_FINALIZE, resource, change.namespace, change.name)
+        elif change.type is WatchEventType.ADDED and owner_uids(change.object):
             # A dependent created after its owner vanished must not live on. Only its own owners
-            # are looked up: a ReplicaSet making 100 pods must not cost 100 namespace sweeps.
-            yield (_CHECK, event.key.resource, event.key.namespace, event.key.name)
+            # are looked up: a ReplicaSet making 100 pods must not cost 100 sweeps.
+            yield (_CHECK, resource, change.namespace, change.name)
 
-    def resync_keys(self) -> Iterable[Hashable]:
-        yield (_SWEEP, None)
-        for rk, obj in self._all(None):
-            meta = obj["metadata"]
-            if meta.get("deletionTimestamp") and meta.get("finalizers"):
-                yield (_FINALIZE, rk.qualified_resource, meta.get("namespace", ""), meta["name"])
+    def resync_keys(self) -> Iterable[GCKey]:
+        live = {obj["metadata"]["uid"] for cache in self.caches.values() for obj in cache.all()}
+        for rk, cache in self.caches.items():
+            for obj in cache.all():
+                meta = obj["metadata"]
+                if owner_uids(obj) and not owner_uids(obj) & live:
+                    yield (_CHECK, rk.qualified_resource, meta.get("namespace", ""), meta["name"])
+                if meta.get("deletionTimestamp") and meta.get("finalizers"):
+                    yield (_FINALIZE, rk.qualified_resource, meta.get("namespace", ""), meta["name"])
 
-    def reconcile(self, key: Hashable) -> None:
-        if key[0] == _SWEEP:
-            self._sweep(key[1])
+    def reconcile(self, key: GCKey) -> None:
+        if key[0] == _GONE:
+            for rk, dependent in self._dependents_of(key[1]):
+                self._check(rk, dependent["metadata"].get("namespace"), dependent["metadata"]["name"])
         elif key[0] == _CHECK:
             self._check(_BY_RESOURCE[key[1]], key[2] or None, key[3])
         else:
             self._finalize(_BY_RESOURCE[key[1]], key[2] or None, key[3])
 
-    def _all(self, namespace: str | None) -> Iterable[tuple[ResourceKind, dict]]:
-        for rk in KINDS:
-            if namespace is not None and not rk.namespaced:
-                continue
-            for obj in self.api.list(rk, namespace)[0]:
-                yield rk, obj
-
-    def _sweep(self, namespace: str | None) -> None:
-        """Delete every dependent in scope whose owners are all gone."""
-        objects = list(self._all(namespace))
-        live = {obj["metadata"]["uid"] for _, obj in objects}
-        if namespace is not None:
-            live |= {obj["metadata"]["uid"] for rk in KINDS if not rk.namespaced for obj in self.api.list(rk, None)[0]}
-        for rk, obj in objects:
-            owners = owner_uids(obj)
-            if owners and not owners & live and not obj["metadata"].get("deletionTimestamp"):
-                self._delete(rk, obj, PropagationPolicy.BACKGROUND)
+    def _dependents_of(self, uid: str, namespace: str | None = None) -> list[tuple[ResourceKind, dict]]:
+        """Every object naming ``uid`` among its owners (the owner index of every kind)."""
+        return [(rk, obj) for rk, cache in self.caches.items() for obj in cache.by_index(Index.OWNER, uid, namespace)
+                if namespace is None or rk.namespaced]
 
     def _check(self, rk: ResourceKind, namespace: str | None, name: str) -> None:
         """Delete one dependent if none of its owners exists (same uid) any more."""
-        try:
-            obj = self.api.get(rk, namespace, name)
-        except errors.ApiError:
+        obj = self.caches[rk].get(namespace, name)
+        if obj is None:
             return
         refs = obj["metadata"].get("ownerReferences") or []
         if not refs or obj["metadata"].get("deletionTimestamp"):
@@ -97,35 +100,34 @@ class GarbageCollector(Controller):
             self._delete(rk, obj, PropagationPolicy.BACKGROUND)
 
     def _owner_alive(self, ref: dict, namespace: str | None) -> bool:
+        """Whether the owner a reference names exists with that uid. The cache may not have seen a
+        brand-new owner yet, so an owner missing from it is looked up in the API before the
+        dependent is condemned (Kubernetes' collector does the same "virtual node" check)."""
         try:
             owner_rk = kind_for(ref.get("apiVersion", ""), ref.get("kind", ""))
         except errors.ApiError:
             return False  # a kind this server does not serve cannot own anything here
-        try:
-            owner = self.api.get(owner_rk, namespace if owner_rk.namespaced else None, ref.get("name", ""))
-        except errors.ApiError:
-            return False
-        return owner["metadata"].get("uid") == ref.get("uid")
-
-    def _dependents(self, owner: dict) -> list[tuple[ResourceKind, dict]]:
-        uid = owner["metadata"]["uid"]
-        return [(rk, obj) for rk, obj in self._all(owner["metadata"].get("namespace")) if uid in owner_uids(obj)]
+        owner_namespace = namespace if owner_rk.namespaced else None
+        owner = self.caches[owner_rk].get(owner_namespace, ref.get("name", ""))
+        if owner is None or owner["metadata"].get("uid") != ref.get("uid"):
+            owner = errors.or_none(lambda: self.client.get(owner_rk, owner_namespace, ref.get("name", "")))
+        return owner is not None and owner["metadata"].get("uid") == ref.get("uid")
 
     def _finalize(self, rk: ResourceKind, namespace: str | None, name: str) -> None:
-        try:
-            owner = self.api.get(rk, namespace, name)
-        except errors.ApiError:
+        owner = self.caches[rk].get(namespace, name)
+        if owner is None:
             return
         finalizers = owner["metadata"].get("finalizers") or []
+        dependents = self._dependents_of(owner["metadata"]["uid"], owner["metadata"].get("namespace"))
         if Finalizer.ORPHAN.value in finalizers:
-            for dep_rk, dependent in self._dependents(owner):
+            for dep_rk, dependent in dependents:
                 refs = [r for r in dependent["metadata"].get("ownerReferences") or []
                         if r.get("uid") != owner["metadata"]["uid"]]
-                self.api.patch(dep_rk, dependent["metadata"].get("namespace"), dependent["metadata"]["name"],
-                               PatchType.MERGE, {"metadata": {"ownerReferences": refs or None}})
+                with errors.ignore_not_found():
+                    self.client.patch(dep_rk, dependent["metadata"].get("namespace"), dependent["metadata"]["name"],
+                                      PatchType.MERGE, {"metadata": {"ownerReferences": refs or None}})
             self._drop_finalizer(rk, owner, Finalizer.ORPHAN)
         elif Finalizer.FOREGROUND.value in finalizers:
-            dependents = self._dependents(owner)
             for dep_rk, dependent in dependents:
                 if not dependent["metadata"].get("deletionTimestamp"):
                     self._delete(dep_rk, dependent, PropagationPolicy.FOREGROUND)
@@ -135,17 +137,14 @@ class GarbageCollector(Controller):
 
     def _drop_finalizer(self, rk: ResourceKind, obj: dict, finalizer: Finalizer) -> None:
         remaining = [f for f in obj["metadata"].get("finalizers") or [] if f != finalizer.value]
-        self.api.patch(rk, obj["metadata"].get("namespace"), obj["metadata"]["name"], PatchType.MERGE,
-                       {"metadata": {"finalizers": remaining or None,
-                                     "resourceVersion": obj["metadata"]["resourceVersion"]}})
+        self.client.patch(rk, obj["metadata"].get("namespace"), obj["metadata"]["name"], PatchType.MERGE,
+                          {"metadata": {"finalizers": remaining or None,
+                                        "resourceVersion": obj["metadata"]["resourceVersion"]}})
 
     def _delete(self, rk: ResourceKind, obj: dict, policy: PropagationPolicy) -> None:
-        try:
-            self.api.delete(rk, obj["metadata"].get("namespace"), obj["metadata"]["name"],
-                            DeleteOptions(propagation=policy, precondition_uid=obj["metadata"]["uid"]))
-        except errors.ApiError as error:
-            if error.code != 404:
-                raise
+        with errors.ignore_not_found():
+            self.client.delete(rk, obj["metadata"].get("namespace"), obj["metadata"]["name"],
+                               DeleteOptions(propagation=policy, precondition_uid=obj["metadata"]["uid"]))
 
 
 class _Waiting(Exception):

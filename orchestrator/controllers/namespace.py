@@ -8,50 +8,60 @@ the namespace once nothing is left. New objects cannot be created in a terminati
 
 from __future__ import annotations
 
-from typing import Hashable, Iterable
+from typing import Iterable
 
 from orchestrator.api import errors
-from orchestrator.api.registry import KINDS, kind_for
+from orchestrator.api.defaults import FINALIZER_KUBERNETES
 from orchestrator.api.options import DeleteOptions, PropagationPolicy
+from orchestrator.api.registry import KINDS, kind_for
+from orchestrator.client.informer import Change, Informers
+from orchestrator.client.protocol import Client, WatchEventType
 from orchestrator.controllers.base import Controller
-from orchestrator.store import StoredEvent
 
 NAMESPACE = kind_for("v1", "Namespace")
 
 
-class NamespaceController(Controller):
+class NamespaceController(Controller[str]):
     name = "namespace"
+    watches = KINDS
 
-    def keys_for(self, event: StoredEvent) -> Iterable[Hashable]:
-        if event.key.resource == NAMESPACE.qualified_resource and event.object["metadata"].get("deletionTimestamp"):
-            yield event.key.name
-        elif event.key.namespace and event.type.value == "DELETED":
-            yield event.key.namespace  # something inside went: the namespace may now be empty
+    def __init__(self, client: Client, informers: Informers) -> None:
+        super().__init__(client, informers)
+        self.namespaces = informers.cache(NAMESPACE)
+        self.caches = {rk: informers.cache(rk) for rk in KINDS if rk.namespaced}
 
-    def resync_keys(self) -> Iterable[Hashable]:
-        for ns in self.api.list(NAMESPACE, None)[0]:
+    def keys_for(self, change: Change) -> Iterable[str]:
+        if change.kind == NAMESPACE:
+            if change.object["metadata"].get("deletionTimestamp"):
+                yield change.name
+        elif change.namespace and change.type is WatchEventType.DELETED:
+            yield change.namespace  # something inside went: the namespace may now be empty
+
+    def resync_keys(self) -> Iterable[str]:
+        for ns in self.namespaces.list():
             if ns["metadata"].get("deletionTimestamp"):
                 yield ns["metadata"]["name"]
 
-    def reconcile(self, key: Hashable) -> None:
-        try:
-            namespace = self.api.get(NAMESPACE, None, key)
-        except errors.ApiError:
-            return
-        if not namespace["metadata"].get("deletionTimestamp"):
+    def reconcile(self, key: str) -> None:
+        namespace = self.namespaces.get(None, key)
+        if namespace is None or not namespace["metadata"].get("deletionTimestamp"):
             return
         remaining = 0
-        for rk in KINDS:
-            if not rk.namespaced:
-                continue
-            for obj in self.api.list(rk, key)[0]:
+        for rk, cache in self.caches.items():
+            for obj in cache.list(key):
                 remaining += 1
                 if not obj["metadata"].get("deletionTimestamp"):
-                    try:
-                        self.api.delete(rk, key, obj["metadata"]["name"],
-                                        DeleteOptions(propagation=PropagationPolicy.BACKGROUND))
-                    except errors.ApiError as error:
-                        if error.code != 404:
-                            raise
+                    with errors.ignore_not_found():
+                        self.client.delete(rk, key, obj["metadata"]["name"],
+                                           DeleteOptions(propagation=PropagationPolicy.BACKGROUND))
         if remaining == 0:
-            self.api.finish_deletion(NAMESPACE, None, key)
+            self._finalize(namespace)
+
+    def _finalize(self, namespace: dict) -> None:
+        """Nothing is left: take our finalizer off (``PUT namespaces/{name}/finalize``), upon which
+        the API server removes the namespace once no other finalizer holds it."""
+        finalizers = [f for f in (namespace.get("spec") or {}).get("finalizers") or [] if f != FINALIZER_KUBERNETES]
+        with errors.ignore_not_found():
+            self.client.update(NAMESPACE, None, namespace["metadata"]["name"],
+                               {**namespace, "spec": {**(namespace.get("spec") or {}), "finalizers": finalizers}},
+                               subresource="finalize")

@@ -22,19 +22,18 @@ from __future__ import annotations
 
 import logging
 from enum import Enum
-from typing import Hashable, Iterable
+from typing import Iterable
 
 from orchestrator.api import errors
 from orchestrator.api.clusternetwork import ClusterNetwork
 from orchestrator.api.core import EventType
 from orchestrator.api.registry import kind_for
 from orchestrator.api.options import PatchType
-from orchestrator.apiserver.objects import ObjectAPI
+from orchestrator.client.informer import Change, Informers
+from orchestrator.client.protocol import Client, WatchEventType
 from orchestrator.controllers.base import Controller
 from orchestrator.controllers.events import EventRecorder
 from orchestrator.controllers.nodeipam_plan import Allocation, node_cidrs, plan_allocations, unavailable_message
-from orchestrator.store import EventType as StoreEventType
-from orchestrator.store import StoredEvent
 
 log = logging.getLogger("dockyard.nodeipam")
 
@@ -48,48 +47,42 @@ class NodeIpamReason(str, Enum):
     CIDR_NOT_AVAILABLE = "CIDRNotAvailable"
 
 
-class NodeIpamController(Controller):
+class NodeIpamController(Controller[str]):
     name = "node-ipam"
     resync_seconds = 30.0
+    watches = (NODE,)
 
-    def __init__(self, api: ObjectAPI, network: ClusterNetwork) -> None:
-        super().__init__(api)
+    def __init__(self, client: Client, informers: Informers, network: ClusterNetwork) -> None:
+        super().__init__(client, informers)
         self.network = network
-        self.events = EventRecorder(api, COMPONENT)
+        self.nodes = informers.cache(NODE)
+        self.events = EventRecorder(self.client, COMPONENT)
 
-    def keys_for(self, event: StoredEvent) -> Iterable[Hashable]:
-        if event.key.resource != NODE.qualified_resource:
-            return
-        if event.type is not StoreEventType.MODIFIED or event.previous is None \
-                or node_cidrs(event.previous) != node_cidrs(event.object):
+    def keys_for(self, change: Change) -> Iterable[str]:
+        if change.type is not WatchEventType.MODIFIED or change.previous is None \
+                or node_cidrs(change.previous) != node_cidrs(change.object):
             yield ALL_NODES
 
-    def resync_keys(self) -> Iterable[Hashable]:
+    def resync_keys(self) -> Iterable[str]:
         yield ALL_NODES
 
-    def reconcile(self, key: Hashable) -> None:
-        nodes = self.api.list(NODE, None)[0]
+    def reconcile(self, key: str) -> None:
+        nodes = self.nodes.list()
         plan = plan_allocations(nodes, self.network)
         by_name = {node["metadata"]["name"]: node for node in nodes}
         for allocation in plan.allocate:
-            if not self._assign(by_name[allocation.node], allocation):
-                self.queue.add(key)  # the node moved on; the next pass reads it again
-                return
+            self._assign(by_name[allocation.node], allocation)
         for name in plan.unavailable:
             log.warning("node %s: %s", name, unavailable_message(self.network))
             self.events.record(by_name[name], EventType.WARNING, NodeIpamReason.CIDR_NOT_AVAILABLE,
                                unavailable_message(self.network))
 
-    def _assign(self, node: dict, allocation: Allocation) -> bool:
-        """Write the CIDR; False when the node changed since it was read (conflict or gone)."""
+    def _assign(self, node: dict, allocation: Allocation) -> None:
+        """Write the CIDR, guarded by the resourceVersion read: a node that changed meanwhile is a
+        conflict, and the pass is retried (with back-off) on what the cache holds by then."""
         meta = node["metadata"]
-        try:
-            self.api.patch(NODE, None, meta["name"], PatchType.MERGE, {
+        with errors.ignore_not_found():  # gone: nothing to allocate for
+            self.client.patch(NODE, None, meta["name"], PatchType.MERGE, {
                 "metadata": {"resourceVersion": meta["resourceVersion"]},
                 "spec": {"podCIDR": allocation.cidr, "podCIDRs": [allocation.cidr]}})
-        except errors.ApiError as error:
-            if error.code in (404, 409):
-                return False
-            raise
-        log.info("node %s: pod CIDR %s", meta["name"], allocation.cidr)
-        return True
+            log.info("node %s: pod CIDR %s", meta["name"], allocation.cidr)

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Callable, Hashable, Iterable
+from typing import Callable, Iterable
 
 from orchestrator.api import errors
 from orchestrator.api.coordination import NODE_LEASE_NAMESPACE
@@ -48,18 +48,18 @@ from orchestrator.api.conditions import set_condition
 from orchestrator.api.core import EventType, TaintEffect
 from orchestrator.api.meta import ConditionStatus
 from orchestrator.api.pod import PodConditionType
+from orchestrator.api.options import DeleteOptions
+from orchestrator.api.podstatus import is_terminating, node_name, ready_condition
 from orchestrator.api.registry import kind_for
-from orchestrator.api.selectors import parse_field_selector
-from orchestrator.api.options import DeleteOptions, ListOptions
-from orchestrator.apiserver.objects import ObjectAPI
+from orchestrator.client.cache import Index
+from orchestrator.client.informer import Change, Informers
+from orchestrator.client.protocol import Client, WatchEventType
 from orchestrator.controllers.base import Controller
 from orchestrator.controllers.events import EventRecorder
 from orchestrator.controllers.nodehealth import (
     DEFAULT_GRACE_PERIOD_SECONDS, NodeHealth, NodeReason, Observation, eviction_delay, 
     had_unhealthy_taint, observe, plan_health, wanted_taints,
 )
-from orchestrator.store import EventType as StoreEventType
-from orchestrator.store import StoredEvent
 from orchestrator.api.timestamps import format_rfc3339, utc_now
 
 log = logging.getLogger("dockyard.nodelifecycle")
@@ -71,52 +71,44 @@ LEASE = kind_for("coordination.k8s.io/v1", "Lease")
 _RECHECK_SLACK = 1.0
 
 
-class NodeLifecycleController(Controller):
+class NodeLifecycleController(Controller[str]):
     name = "node-lifecycle"
     resync_seconds = 10.0
+    watches = (NODE, LEASE, POD)
 
-    def __init__(self, api: ObjectAPI, *, grace_seconds: float = DEFAULT_GRACE_PERIOD_SECONDS,
+    def __init__(self, client: Client, informers: Informers, *, grace_seconds: float = DEFAULT_GRACE_PERIOD_SECONDS,
                  clock: Callable[[], datetime] = utc_now) -> None:
-        super().__init__(api)
+        super().__init__(client, informers)
         self.grace_seconds = grace_seconds
         self._now = clock
-        self.node_events = EventRecorder(api, "node-controller")
-        self.pod_events = EventRecorder(api, "taint-eviction-controller")
+        self.nodes, self.leases, self.pods = informers.cache(NODE), informers.cache(LEASE), informers.cache(POD)
+        self.node_events = EventRecorder(self.client, "node-controller")
+        self.pod_events = EventRecorder(self.client, "taint-eviction-controller")
         # node name -> its heartbeat as last seen; one worker, so only that thread touches it
         self._observed: dict[str, Observation] = {}
 
-    def keys_for(self, event: StoredEvent) -> Iterable[Hashable]:
-        if event.key.resource == NODE.qualified_resource and event.type is not StoreEventType.DELETED:
-            yield event.key.name
-        elif event.key.resource == LEASE.qualified_resource and event.key.namespace == NODE_LEASE_NAMESPACE \
-                and event.type is not StoreEventType.DELETED:
-            yield event.key.name  # a node's Lease is named after it
-        elif event.key.resource == POD.qualified_resource and event.type is not StoreEventType.DELETED:
-            # a pod bound to (or changing its tolerations on) a tainted node may be due for eviction
-            node = (event.object.get("spec") or {}).get("nodeName")
-            if node:
-                yield node
-
-    def resync_keys(self) -> Iterable[Hashable]:
-        return [node["metadata"]["name"] for node in self.api.list(NODE, None)[0]]
-
-    def reconcile(self, key: Hashable) -> None:
-        try:
-            node = self.api.get(NODE, None, str(key))
-        except errors.ApiError as error:
-            if error.code == 404:
-                self._observed.pop(str(key), None)
-                return
-            raise
-        now = self._now()
-        try:
-            wake_after = self._sync(node, now)
-        except errors.ApiError as error:
-            if error.code != 409:
-                raise
-            # the agent (or a user) wrote the node meanwhile: look again at what it wrote now
-            self.queue.add(key)
+    def keys_for(self, change: Change) -> Iterable[str]:
+        if change.type is WatchEventType.DELETED:
             return
+        if change.kind == NODE:
+            yield change.name
+        elif change.kind == LEASE and change.namespace == NODE_LEASE_NAMESPACE:
+            yield change.name  # a node's Lease is named after it
+        elif change.kind == POD and (node := node_name(change.object)):
+            # a pod bound to (or changing its tolerations on) a tainted node may be due for eviction
+            yield node
+
+    def resync_keys(self) -> Iterable[str]:
+        return [node["metadata"]["name"] for node in self.nodes.list()]
+
+    def reconcile(self, key: str) -> None:
+        node = self.nodes.get(None, key)
+        if node is None:
+            self._observed.pop(key, None)
+            return
+        # A conflict (the agent or a user wrote the node meanwhile) fails the pass, retried with
+        # back-off on what the cache holds by then.
+        wake_after = self._sync(node, self._now())
         if wake_after is not None:
             self.queue.add_after(key, wake_after + _RECHECK_SLACK)
 
@@ -128,12 +120,12 @@ class NodeLifecycleController(Controller):
         if plan.conditions is not None:
             log.info("node %s: no heartbeat for more than %.0fs, marking it Unknown", name, self.grace_seconds)
             unknown = {**node, "status": {**node["status"], "conditions": plan.conditions}}
-            node = self.api.update(NODE, None, name, unknown, subresource="status").object
+            node = self.client.update(NODE, None, name, unknown, subresource="status")
         taints = (node.get("spec") or {}).get("taints") or []
         wanted = wanted_taints(taints, plan.health, now)
         if wanted != taints:
-            node = self.api.update(NODE, None, name,
-                                   {**node, "spec": {**node.get("spec", {}), "taints": wanted or None}}).object
+            node = self.client.update(NODE, None, name,
+                                      {**node, "spec": {**node.get("spec", {}), "taints": wanted or None}})
         was_unhealthy = had_unhealthy_taint(taints)
         if plan.health is not NodeHealth.READY and not was_unhealthy:
             self._node_event(node, NodeReason.NODE_NOT_READY)
@@ -143,13 +135,9 @@ class NodeLifecycleController(Controller):
         waits = [w for w in (plan.recheck_after, evict_after) if w is not None]
         return min(waits) if waits else None
 
-    def _lease(self, node_name: str) -> dict | None:
-        try:
-            return self.api.get(LEASE, NODE_LEASE_NAMESPACE, node_name)
-        except errors.ApiError as error:
-            if error.code == 404:
-                return None  # an agent that renews none (an older one): its status heartbeat alone counts
-            raise
+    def _lease(self, name: str) -> dict | None:
+        """The node's Lease; None for an agent that renews none, whose status heartbeat alone counts."""
+        return self.leases.get(NODE_LEASE_NAMESPACE, name)
 
     def _node_event(self, node: dict, reason: NodeReason) -> None:
         self.node_events.record(node, EventType.NORMAL, reason,
@@ -159,11 +147,9 @@ class NodeLifecycleController(Controller):
         """Mark and evict the node's pods; returns seconds until the next eviction falls due."""
         if not any(t.get("effect") == TaintEffect.NO_EXECUTE.value for t in taints):
             return None  # the common case, a healthy node: no need to read its pods
-        selector = parse_field_selector(f"spec.nodeName={node['metadata']['name']}")
-        pods = self.api.list(POD, None, ListOptions(field_selector=selector))[0]
         next_due: float | None = None
-        for pod in pods:
-            if pod["metadata"].get("deletionTimestamp"):
+        for pod in self.pods.by_index(Index.NODE, node["metadata"]["name"]):
+            if is_terminating(pod):
                 continue
             due = eviction_delay(pod, taints, now)
             if due == 0:
@@ -179,21 +165,18 @@ class NodeLifecycleController(Controller):
         meta = pod["metadata"]
         self.pod_events.record(pod, EventType.NORMAL, NodeReason.TAINT_MANAGER_EVICTION,
                                f"Marking for deletion Pod {meta['namespace']}/{meta['name']}")
-        try:
-            self.api.delete(POD, meta["namespace"], meta["name"],
-                            DeleteOptions(grace_period_seconds=0, precondition_uid=meta["uid"]))
-        except errors.ApiError as error:
-            if error.code != 404:
-                raise
+        with errors.ignore_not_found():
+            self.client.delete(POD, meta["namespace"], meta["name"],
+                               DeleteOptions(grace_period_seconds=0, precondition_uid=meta["uid"]))
 
     def _mark_not_ready(self, pod: dict, now: datetime) -> None:
         """``MarkPodsNotReady``: the pod's Ready condition goes False, once."""
         status = pod.get("status") or {}
-        ready = next((c for c in status.get("conditions") or [] if c.get("type") == PodConditionType.READY.value), None)
+        ready = ready_condition(pod)
         if ready is None or ready.get("status") == ConditionStatus.FALSE.value:
             return
         conditions = set_condition(status.get("conditions"), PodConditionType.READY, ConditionStatus.FALSE,
                                    format_rfc3339(now))
-        self.api.update(POD, pod["metadata"]["namespace"], pod["metadata"]["name"],
-                        {**pod, "status": {**status, "conditions": conditions}}, subresource="status")
+        self.client.update(POD, pod["metadata"]["namespace"], pod["metadata"]["name"],
+                           {**pod, "status": {**status, "conditions": conditions}}, subresource="status")
         self.node_events.record(pod, EventType.WARNING, NodeReason.NODE_NOT_READY, "Node is not ready")

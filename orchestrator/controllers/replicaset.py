@@ -3,8 +3,9 @@
 One work key per ReplicaSet, ``(namespace, name)``. A reconcile is one level-triggered pass,
 Kubernetes' ``syncReplicaSet``:
 
-1. read the ReplicaSet and every pod of its namespace from the store;
-2. claim pods (:func:`~orchestrator.controllers.replicaset_plan.claim`): write the adoptions of
+1. read the ReplicaSet and its candidate pods from the informer caches: the pods it controls (by
+   the owner index) and the ones its selector matches (by the label index);
+2. claim pods (:func:`~orchestrator.controllers.owners.claim`): write the adoptions of
    matching orphans and the releases of pods whose labels stopped matching, each as a patch with
    the pod's resourceVersion as precondition, so a pod that changed meanwhile is looked at again;
 3. create or delete pods as :func:`~orchestrator.controllers.replicaset_plan.plan_replicas` says —
@@ -14,12 +15,13 @@ Kubernetes' ``syncReplicaSet``:
 4. write the status through the status subresource when it changed, with the ``ReplicaFailure``
    condition while step 3 fails; a failed pass is then retried with the queue's back-off.
 
-**Why there is no expectations cache.** client-go's controllers read from an informer cache that
-lags behind their own writes, so they remember "I created 3 pods, wait until I see them" to avoid
-creating them twice. This controller reads the store itself, which already holds every pod it
-wrote, and never creates more than ``replicas - active`` in one pass, and one key is never worked
-by two workers at once. So a pass after a control-plane restart in the middle of a scale-up counts
-the pods that exist and creates only the rest: no duplicates, by construction.
+**Why there is no expectations cache.** The informer cache lags behind the controller's own
+writes, so client-go's ReplicaSet controller remembers "I created 3 pods, wait until I see them"
+to avoid creating them twice. Here the runner waits, before each pass, until the caches show
+every write the controller made (:mod:`orchestrator.client.consistency`); a pass never creates
+more than ``replicas - active``, and one key is never worked by two workers at once. So a pass
+after a control-plane restart in the middle of a scale-up counts the pods that exist and creates
+only the rest: no duplicates, by construction.
 
 Which keys an event concerns: a ReplicaSet's own changes; a pod's controlling ReplicaSet, before
 and after the change (so a released or re-owned pod wakes both); and, for an orphan pod, every
@@ -32,20 +34,21 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from enum import Enum
-from typing import Hashable
 
 from orchestrator.api import errors
 from orchestrator.api.core import EventType
-from orchestrator.api.registry import kind_for
 from orchestrator.api.options import DeleteOptions, PatchType
-from orchestrator.controllers.owners import OwnerController
+from orchestrator.api.registry import kind_for
+from orchestrator.api.timestamps import format_rfc3339
+from orchestrator.client.cache import Index, object_key
+from orchestrator.controllers.base import ObjectKey
+from orchestrator.controllers.ownercontroller import OwnerController
+from orchestrator.controllers.owners import claim, controller_ref, selector_of, with_controller_ref, without_owner
 from orchestrator.controllers.replicaset_plan import (
-    Failure, ReplicaFailureReason, ReplicaPlan, claim, compute_status, controller_ref,
-    next_availability, plan_replicas, pod_from_template, selector_of, slow_start_batches, with_controller_ref,
-    without_owner,
+    Failure, ReplicaFailureReason, ReplicaPlan, compute_status, next_availability, plan_replicas, pod_from_template,
+    slow_start_batches,
 )
 from orchestrator.controllers.status import write_status
-from orchestrator.api.timestamps import format_rfc3339
 
 log = logging.getLogger("dockyard.replicaset")
 
@@ -69,16 +72,15 @@ class ReplicaSetController(OwnerController):
 
     # -- one pass -----------------------------------------------------------------------------
 
-    def reconcile(self, key: Hashable) -> None:
+    def reconcile(self, key: ObjectKey) -> None:
         namespace, name = key
         rs = self.read_owner(key)
         if rs is None:
             return  # gone: the garbage collector takes its pods
-        pods = self.api.list(POD, namespace)[0]
-        claimed = claim(rs, pods)
+        claimed = claim(rs, self._candidates(rs))
         owned = self._write_claims(rs, claimed.owned, claimed.adopt, claimed.release)
         now = self._clock()
-        plan = plan_replicas(rs, owned, self._related(rs, pods), now)
+        plan = plan_replicas(rs, owned, self._related(rs), now)
         failure = self._apply(rs, plan)
         # As in Kubernetes, the status counts the pods this pass started from; the events of the
         # pods it created or deleted bring the next pass, which counts them.
@@ -95,26 +97,33 @@ class ReplicaSetController(OwnerController):
         for pod, refs in [*((p, with_controller_ref(p, rs)) for p in adopt),
                           *((p, without_owner(p, rs)) for p in release)]:
             meta = pod["metadata"]
-            try:
-                self.api.patch(POD, meta["namespace"], meta["name"], PatchType.MERGE,
-                               {"metadata": {"ownerReferences": refs or None,
-                                             "resourceVersion": meta["resourceVersion"]}})
-            except errors.ApiError as error:
-                if error.code != 404:
-                    raise  # a conflict: the pod moved on; the retried pass looks at it afresh
+            # a conflict (the pod moved on) fails the pass; the retried pass looks at it afresh
+            patched = errors.or_none(lambda: self.client.patch(
+                POD, meta["namespace"], meta["name"], PatchType.MERGE,
+                {"metadata": {"ownerReferences": refs or None, "resourceVersion": meta["resourceVersion"]}}))
+            if patched is None:
                 gone.add(meta["uid"])
         return [p for p in owned if p["metadata"]["uid"] not in gone]
 
-    def _related(self, rs: dict, pods: list[dict]) -> list[dict]:
+    def _candidates(self, rs: dict) -> list[dict]:
+        """The pods a claim looks at: those the ReplicaSet controls (to keep or release) and those
+        its selector matches (to keep or adopt)."""
+        namespace = rs["metadata"]["namespace"]
+        found = {object_key(p): p for p in self.dependents.by_index(Index.OWNER, rs["metadata"]["uid"], namespace)}
+        found.update((object_key(p), p) for p in self.dependents.list(namespace, selector_of(rs)))
+        return [found[key] for key in sorted(found)]
+
+    def _related(self, rs: dict) -> list[dict]:
         """The pods the scale-down order spreads across nodes together (``getIndirectlyRelatedPods``):
         those matching the selector of this ReplicaSet or of any sharing its controller (a
         Deployment's old and new ReplicaSets)."""
+        namespace = rs["metadata"]["namespace"]
         owner = controller_ref(rs)
         family = [rs] if owner is None else [
-            r for r in self.api.list(REPLICA_SET, rs["metadata"]["namespace"])[0]
-            if (ref := controller_ref(r)) and ref.get("uid") == owner.get("uid")]
-        selectors = [selector_of(r) for r in family]
-        return [p for p in pods if any(s.matches(p["metadata"].get("labels")) for s in selectors)]
+            r for r in self.owners.by_index(Index.OWNER, owner["uid"], namespace)
+            if (ref := controller_ref(r)) is not None and ref.get("uid") == owner["uid"]]
+        related = {object_key(p): p for r in family for p in self.dependents.list(namespace, selector_of(r))}
+        return [related[key] for key in sorted(related)]
 
     def _apply(self, rs: dict, plan: ReplicaPlan) -> Failure | None:
         if plan.create:
@@ -128,7 +137,7 @@ class ReplicaSetController(OwnerController):
             failure = None
             for _ in range(batch):
                 try:
-                    pod = self.api.create(POD, namespace, pod_from_template(rs)).object
+                    pod = self.client.create(POD, namespace, pod_from_template(rs))
                 except errors.ApiError as error:
                     message = f"Error creating: {error.message}"
                     self.events.record(rs, EventType.WARNING, ReplicaSetReason.FAILED_CREATE, message)
@@ -143,7 +152,7 @@ class ReplicaSetController(OwnerController):
     def _delete(self, rs: dict, pod: dict) -> Failure | None:
         meta = pod["metadata"]
         try:
-            self.api.delete(POD, meta["namespace"], meta["name"], DeleteOptions(precondition_uid=meta["uid"]))
+            self.client.delete(POD, meta["namespace"], meta["name"], DeleteOptions(precondition_uid=meta["uid"]))
         except errors.ApiError as error:
             if error.code == 404:
                 return None  # already gone, which is what we wanted
@@ -154,6 +163,6 @@ class ReplicaSetController(OwnerController):
         return None
 
     def _write_status(self, rs: dict, owned: list[dict], now: datetime, failure: Failure | None) -> None:
-        write_status(self.api, REPLICA_SET, rs,
+        write_status(self.client, REPLICA_SET, rs,
                      lambda fresh: compute_status(fresh, owned, now, format_rfc3339(now), failure))
 

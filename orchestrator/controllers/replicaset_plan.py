@@ -6,12 +6,8 @@ lives here, with Kubernetes' rules (k8s.io/kubernetes/pkg/controller/replicaset 
 pkg/controller/controller_utils.go):
 
 * **Active pods** are the ones that count: not terminating (no ``deletionTimestamp``) and not
-  finished (phase Succeeded or Failed). A pod being deleted is already replaced.
-* **Claiming** (``ClaimPods``): an active pod whose controller ownerReference is this ReplicaSet
-  (by uid) is ours while the selector still matches it, and is *released* (the reference removed)
-  when it no longer does; an active orphan (no controller reference at all) that the selector
-  matches is *adopted*. A pod controlled by someone else is never touched. A ReplicaSet being
-  deleted neither adopts nor releases.
+  finished (phase Succeeded or Failed). A pod being deleted is already replaced. Which pods a
+  ReplicaSet owns is claimed first (:func:`orchestrator.controllers.owners.claim`).
 * **Replicas**: ``diff = replicas - len(owned)``; more than that is never created in one pass, so a
   control plane restarted mid-scale counts what exists and cannot overshoot. Creations go in
   slow-start batches of 1, 2, 4, 8 … so a template the API refuses fails once, not a hundred
@@ -34,12 +30,14 @@ from datetime import datetime, timedelta
 from enum import Enum
 from functools import cmp_to_key
 
+from orchestrator.api.apps import ReplicaSetConditionType
 from orchestrator.api.conditions import set_condition
 from orchestrator.api.meta import ConditionStatus
-from orchestrator.api.apps import ReplicaSetConditionType
-from orchestrator.api.pod import PodConditionType, PodPhase
-from orchestrator.api.selectors import LabelSelector, from_label_selector_object, from_match_labels
+from orchestrator.api.pod import PodPhase
+from orchestrator.api.podstatus import available_at, is_active, is_available, is_ready, max_restarts, ready_since
+from orchestrator.api.selectors import from_match_labels
 from orchestrator.api.timestamps import parse_rfc3339
+from orchestrator.controllers.owners import owner_reference
 
 #: the most pods one pass creates or deletes (Kubernetes' ``BurstReplicas``)
 BURST_REPLICAS = 500
@@ -50,7 +48,6 @@ POD_DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 #: how long after a pod's availability boundary the controller looks again (seconds)
 AVAILABILITY_MARGIN = 0.05
 
-_FINISHED = (PodPhase.SUCCEEDED.value, PodPhase.FAILED.value)
 #: Pending < Unknown < Running: the earlier a pod is in life, the cheaper it is to delete
 _PHASE_ORDINAL = {PodPhase.PENDING.value: 0, PodPhase.UNKNOWN.value: 1, PodPhase.RUNNING.value: 2}
 
@@ -58,52 +55,6 @@ _PHASE_ORDINAL = {PodPhase.PENDING.value: 0, PodPhase.UNKNOWN.value: 1, PodPhase
 class ReplicaFailureReason(str, Enum):
     FAILED_CREATE = "FailedCreate"
     FAILED_DELETE = "FailedDelete"
-
-
-# ── pod facts ────────────────────────────────────────────────────────────────────────────────
-
-
-def is_active(pod: dict) -> bool:
-    return not pod["metadata"].get("deletionTimestamp") and (pod.get("status") or {}).get("phase") not in _FINISHED
-
-
-def _ready_condition(pod: dict) -> dict | None:
-    return next((c for c in (pod.get("status") or {}).get("conditions") or []
-                 if c.get("type") == PodConditionType.READY.value), None)
-
-
-def is_ready(pod: dict) -> bool:
-    condition = _ready_condition(pod)
-    return condition is not None and condition.get("status") == ConditionStatus.TRUE.value
-
-
-def ready_since(pod: dict) -> datetime | None:
-    """When a ready pod turned ready (its Ready condition's ``lastTransitionTime``)."""
-    return parse_rfc3339(_ready_condition(pod).get("lastTransitionTime")) if is_ready(pod) else None
-
-
-def available_at(pod: dict, min_ready_seconds: int) -> datetime | None:
-    """The instant after which a ready pod counts as available; None while it is not ready."""
-    since = ready_since(pod)
-    return None if since is None else since + timedelta(seconds=min_ready_seconds)
-
-
-def is_available(pod: dict, min_ready_seconds: int, now: datetime) -> bool:
-    """Kubernetes' ``IsPodAvailable``: ready, and (with minReadySeconds) ready for *more* than that.
-
-    Example: minReadySeconds 10, Ready since 12:00:00 → not available at 12:00:10, available at 12:00:11.
-    """
-    if not is_ready(pod):
-        return False
-    if min_ready_seconds == 0:
-        return True
-    since = available_at(pod, min_ready_seconds)
-    return since is not None and since < now
-
-
-def max_restarts(pod: dict) -> int:
-    return max((int(s.get("restartCount") or 0) for s in (pod.get("status") or {}).get("containerStatuses") or []),
-               default=0)
 
 
 def deletion_cost(pod: dict) -> int:
@@ -115,68 +66,6 @@ def deletion_cost(pod: dict) -> int:
         return 0
 
 
-# ── ownership ────────────────────────────────────────────────────────────────────────────────
-
-
-def controller_ref(obj: dict) -> dict | None:
-    return next((r for r in obj["metadata"].get("ownerReferences") or [] if r.get("controller")), None)
-
-
-def controller_ref_to(rs: dict) -> dict:
-    """The ownerReference a ReplicaSet puts on the pods it controls."""
-    return {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs["metadata"]["name"],
-            "uid": rs["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
-
-
-def selector_of(rs: dict) -> LabelSelector:
-    return from_label_selector_object((rs.get("spec") or {}).get("selector"))
-
-
-@dataclass(frozen=True)
-class Claim:
-    """Which active pods a ReplicaSet controls after claiming, and the ownership changes to write."""
-
-    owned: list[dict]
-    adopt: list[dict]
-    release: list[dict]
-
-
-def claim(rs: dict, pods: list[dict]) -> Claim:
-    """Kubernetes' ``ClaimPods`` over the active pods of the ReplicaSet's namespace.
-
-    ``owned`` includes the pods to adopt (they are ours once the adoption is written) and excludes
-    the pods to release.
-    """
-    selector, deleting = selector_of(rs), bool(rs["metadata"].get("deletionTimestamp"))
-    owned, adopt, release = [], [], []
-    for pod in pods:
-        if not is_active(pod):
-            continue
-        matches = selector.matches(pod["metadata"].get("labels"))
-        ref = controller_ref(pod)
-        if ref is not None:
-            if ref.get("uid") != rs["metadata"]["uid"]:
-                continue  # someone else's
-            if matches:
-                owned.append(pod)
-            elif not deleting:
-                release.append(pod)
-        elif matches and not deleting:
-            adopt.append(pod)
-            owned.append(pod)
-    return Claim(owned, adopt, release)
-
-
-def with_controller_ref(pod: dict, rs: dict) -> list[dict]:
-    """The pod's ownerReferences once ``rs`` adopts it (other, non-controller owners are kept)."""
-    return [*(pod["metadata"].get("ownerReferences") or []), controller_ref_to(rs)]
-
-
-def without_owner(pod: dict, rs: dict) -> list[dict]:
-    """The pod's ownerReferences once ``rs`` releases it."""
-    return [r for r in pod["metadata"].get("ownerReferences") or [] if r.get("uid") != rs["metadata"]["uid"]]
-
-
 # ── creating ─────────────────────────────────────────────────────────────────────────────────
 
 
@@ -186,7 +75,7 @@ def pod_from_template(rs: dict) -> dict:
     template = copy.deepcopy((rs.get("spec") or {}).get("template") or {})
     template_meta = template.get("metadata") or {}
     meta = {"generateName": f"{rs['metadata']['name']}-", "namespace": rs["metadata"].get("namespace"),
-            "ownerReferences": [controller_ref_to(rs)]}
+            "ownerReferences": [owner_reference(rs)]}
     for field_name in ("labels", "annotations", "finalizers"):
         if template_meta.get(field_name):
             meta[field_name] = template_meta[field_name]

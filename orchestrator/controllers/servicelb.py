@@ -31,19 +31,17 @@ from __future__ import annotations
 
 import ipaddress
 from enum import Enum
-from typing import Hashable, Iterable
+from typing import Iterable
 
-from orchestrator.api import errors
 from orchestrator.api.core import EventType, ServiceType
 from orchestrator.api.meta import ConditionStatus
 from orchestrator.api.nodestatus import internal_ip, ready_condition
 from orchestrator.api.registry import kind_for
-from orchestrator.apiserver.objects import ObjectAPI
-from orchestrator.controllers.base import Controller
+from orchestrator.client.informer import Change, Informers
+from orchestrator.client.protocol import Client, WatchEventType
+from orchestrator.controllers.base import Controller, ObjectKey
 from orchestrator.controllers.events import EventRecorder
 from orchestrator.controllers.status import write_status
-from orchestrator.store import EventType as StoreEventType
-from orchestrator.store import StoredEvent
 
 NODE, SERVICE = kind_for("v1", "Node"), kind_for("v1", "Service")
 COMPONENT = "service-controller"
@@ -95,38 +93,36 @@ def current_ingress(service: dict) -> list[dict]:
 # ── the controller ───────────────────────────────────────────────────────────────────────────
 
 
-class ServiceLoadBalancerController(Controller):
+class ServiceLoadBalancerController(Controller[ObjectKey]):
     name = "service-lb"
     resync_seconds = 30.0
+    watches = (SERVICE, NODE)
 
-    def __init__(self, api: ObjectAPI) -> None:
-        super().__init__(api)
-        self.events = EventRecorder(api, COMPONENT)
+    def __init__(self, client: Client, informers: Informers) -> None:
+        super().__init__(client, informers)
+        self.services = informers.cache(SERVICE)
+        self.nodes = informers.cache(NODE)
+        self.events = EventRecorder(self.client, COMPONENT)
 
-    def keys_for(self, event: StoredEvent) -> Iterable[Hashable]:
-        if event.key.resource == SERVICE.qualified_resource:
-            if any(wants_load_balancer(o) or has_load_balancer(o) for o in (event.previous, event.object) if o):
-                yield (event.key.namespace, event.key.name)
-        elif event.key.resource == NODE.qualified_resource:
-            if event.type is not StoreEventType.MODIFIED or event.previous is None \
-                    or node_ingress([event.previous]) != node_ingress([event.object]):
-                yield from self._load_balancer_keys()
+    def keys_for(self, change: Change) -> Iterable[ObjectKey]:
+        if change.kind == SERVICE:
+            if any(wants_load_balancer(o) or has_load_balancer(o) for o in (change.previous, change.object) if o):
+                yield (change.namespace, change.name)
+        elif change.type is not WatchEventType.MODIFIED or change.previous is None \
+                or node_ingress([change.previous]) != node_ingress([change.object]):
+            yield from self._load_balancer_keys()
 
-    def resync_keys(self) -> Iterable[Hashable]:
+    def resync_keys(self) -> Iterable[ObjectKey]:
         return self._load_balancer_keys()
 
-    def _load_balancer_keys(self) -> list[tuple[str, str]]:
-        return [(s["metadata"]["namespace"], s["metadata"]["name"]) for s in self.api.list(SERVICE, None)[0]
+    def _load_balancer_keys(self) -> list[ObjectKey]:
+        return [(s["metadata"]["namespace"], s["metadata"]["name"]) for s in self.services.list()
                 if wants_load_balancer(s) or has_load_balancer(s)]
 
-    def reconcile(self, key: Hashable) -> None:
-        namespace, name = key
-        try:
-            service = self.api.get(SERVICE, namespace, name)
-        except errors.ApiError as error:
-            if error.code == 404:
-                return
-            raise
+    def reconcile(self, key: ObjectKey) -> None:
+        service = self.services.get(*key)
+        if service is None:
+            return
         if wants_load_balancer(service):
             self._ensure(service)
         elif has_load_balancer(service):
@@ -136,11 +132,11 @@ class ServiceLoadBalancerController(Controller):
         if not has_load_balancer(service):
             self.events.record(service, EventType.NORMAL, LoadBalancerReason.ENSURING, "Ensuring load balancer")
             service = self._set_finalizer(service, present=True)
-        ingress = node_ingress(self.api.list(NODE, None)[0])
+        ingress = node_ingress(self.nodes.list())
         before = current_ingress(service)
         if ingress == before:
             return
-        if write_status(self.api, SERVICE, service, lambda fresh: _with_ingress(fresh, ingress)) is None:
+        if write_status(self.client, SERVICE, service, lambda fresh: _with_ingress(fresh, ingress)) is None:
             return  # deleted meanwhile
         if not before:
             self.events.record(service, EventType.NORMAL, LoadBalancerReason.ENSURED, "Ensured load balancer")
@@ -151,7 +147,7 @@ class ServiceLoadBalancerController(Controller):
     def _remove(self, service: dict) -> None:
         self.events.record(service, EventType.NORMAL, LoadBalancerReason.DELETING, "Deleting load balancer")
         if current_ingress(service) and not service["metadata"].get("deletionTimestamp"):
-            service = write_status(self.api, SERVICE, service, lambda fresh: _with_ingress(fresh, []))
+            service = write_status(self.client, SERVICE, service, lambda fresh: _with_ingress(fresh, []))
             if service is None:
                 return
         self._set_finalizer(service, present=False)
@@ -163,8 +159,8 @@ class ServiceLoadBalancerController(Controller):
         meta = service["metadata"]
         others = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
         finalizers = others + [FINALIZER] if present else others
-        return self.api.update(SERVICE, meta["namespace"], meta["name"],
-                               {**service, "metadata": {**meta, "finalizers": finalizers or None}}).object
+        return self.client.update(SERVICE, meta["namespace"], meta["name"],
+                                  {**service, "metadata": {**meta, "finalizers": finalizers or None}})
 
 
 def _with_ingress(service: dict, ingress: list[dict]) -> dict:

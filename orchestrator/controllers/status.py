@@ -13,12 +13,12 @@ from collections.abc import Callable
 
 from orchestrator.api import errors
 from orchestrator.api.registry import ResourceKind
-from orchestrator.apiserver.objects import ObjectAPI
+from orchestrator.client.protocol import Client
 
 ATTEMPTS = 3
 
 
-def write_status(api: ObjectAPI, rk: ResourceKind, obj: dict, compute: Callable[[dict], dict]) -> dict | None:
+def write_status(client: Client, rk: ResourceKind, obj: dict, compute: Callable[[dict], dict]) -> dict | None:
     """Set ``status = compute(obj)``; the object as written (or unchanged), None if it is gone."""
     meta = obj["metadata"]
     for attempt in range(ATTEMPTS):
@@ -26,19 +26,15 @@ def write_status(api: ObjectAPI, rk: ResourceKind, obj: dict, compute: Callable[
         if status == (obj.get("status") or {}):
             return obj
         try:
-            return api.update(rk, meta.get("namespace"), meta["name"], {**obj, "status": status},
-                              subresource="status").object
+            return client.update(rk, meta.get("namespace"), meta["name"], {**obj, "status": status},
+                                 subresource="status")
         except errors.ApiError as error:
             if error.code == 404:
                 return None
             if error.reason is not errors.StatusReason.CONFLICT or attempt == ATTEMPTS - 1:
                 raise
-        try:
-            obj = api.get(rk, meta.get("namespace"), meta["name"])
-        except errors.ApiError as error:
-            if error.code == 404:
-                return None
-            raise
-        if obj["metadata"]["uid"] != meta["uid"]:
+        fresh = errors.or_none(lambda: client.get(rk, meta.get("namespace"), meta["name"]))
+        if fresh is None or fresh["metadata"]["uid"] != meta["uid"]:
             return None
+        obj = fresh
     return obj

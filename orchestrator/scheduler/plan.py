@@ -61,6 +61,17 @@ def decide(pod: PodInfo, nodes: Mapping[str, NodeInfo], rng: random.Random) -> P
     return Placement(rng.choice(tied), tuple(scores), rejected, tied)
 
 
+def binding_for(pod: dict, node: str, annotations: dict[str, str] | None = None) -> dict:
+    """The decision as the scheduler posts it to ``pods/{name}/binding``: pinned to the pod's uid (so it
+    cannot land on a pod re-created under the same name), annotated with its reasons."""
+    meta = pod["metadata"]
+    binding_meta = {"name": meta["name"], "namespace": meta.get("namespace"), "uid": meta["uid"]}
+    if annotations:
+        binding_meta["annotations"] = dict(annotations)
+    return {"apiVersion": "v1", "kind": "Binding", "metadata": binding_meta,
+            "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
+
+
 def scores_annotation(placement: Placement) -> str:
     """``{"node-3": 297, "node-2": 297, "node-1": 195}``: every candidate's total, best first."""
     return json.dumps({score.node: score.total for score in placement.scores}, separators=(", ", ": "))

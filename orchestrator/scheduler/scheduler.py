@@ -1,16 +1,22 @@
 """The scheduler loop: bind every pending pod to a node (filter → score → bind) and say why.
 
 It runs in the control plane on the controller machinery (:mod:`orchestrator.controllers.base`)
-with a single work key, a *pass* over all pending pods. A pass lists nodes and pods once, builds a
-:mod:`snapshot <orchestrator.scheduler.snapshot>`, and takes the pending pods in Kubernetes' queue
-order (higher ``spec.priority`` first, then oldest). Each is decided by the pure
-:func:`~orchestrator.scheduler.plan.decide` and, once bound, added to the snapshot so the next
-decision sees it. One worker, so decisions never race each other.
+with a single work key, a *pass* over all pending pods. A pass reads nodes and pods from the
+informer caches, builds a :mod:`snapshot <orchestrator.scheduler.snapshot>`, and takes the pending
+pods in Kubernetes' queue order (higher ``spec.priority`` first, then oldest). Each is decided by
+the pure :func:`~orchestrator.scheduler.plan.decide` and, once bound, added to the snapshot so the
+next decision sees it. One worker, so decisions never race each other.
+
+**Assumed pods.** A binding answers a ``Status``, not the pod, and the pod cache learns of it a
+moment later; a pass starting in that moment would see the pod still pending and its node's
+resources still free. Like kube-scheduler's cache, the scheduler *assumes* each pod it bound on
+the node it chose until the cache shows the pod bound (or gone), and builds every snapshot as if
+those bindings were already there.
 
 For each pod:
 
-* it fits → a Binding through the same code path as ``POST pods/{name}/binding``
-  (:func:`orchestrator.apiserver.binding.bind`) carrying the ``scheduler.dockyard.io/scores``
+* it fits → a Binding posted to ``pods/{name}/binding`` through the client seam, carrying the
+  ``scheduler.dockyard.io/scores``
   annotation; then a ``Scheduled`` Event in Kubernetes' words
   (``Successfully assigned default/nginx-pod to node-2``) and a ``NodeScores`` Event with the
   scores, so ``kubectl describe pod`` shows the decision;
@@ -36,7 +42,7 @@ import copy
 import logging
 import random
 from enum import Enum
-from typing import Hashable, Iterable
+from typing import Iterable
 
 from orchestrator.api import errors
 from orchestrator.api.conditions import set_condition
@@ -44,16 +50,15 @@ from orchestrator.api.core import EventType
 from orchestrator.api.defaults import DEFAULT_SCHEDULER_NAME
 from orchestrator.api.meta import ConditionStatus
 from orchestrator.api.pod import PodConditionReason, PodConditionType
+from orchestrator.api.podstatus import holds_resources, is_finished, is_terminating, node_name
 from orchestrator.api.registry import kind_for
-from orchestrator.apiserver.binding import bind, binding_for
-from orchestrator.apiserver.objects import ObjectAPI
+from orchestrator.api.timestamps import now_rfc3339
+from orchestrator.client.informer import Change, Informers
+from orchestrator.client.protocol import Client, WatchEventType
 from orchestrator.controllers.base import Controller
 from orchestrator.controllers.events import EventRecorder
-from orchestrator.scheduler.plan import SCORES_ANNOTATION, Placement, decide, explain, scores_annotation
-from orchestrator.scheduler.snapshot import TERMINATED_PHASES, NodeInfo, PodInfo, build_snapshot, holds_resources
-from orchestrator.store import EventType as StoreEventType
-from orchestrator.store import StoredEvent
-from orchestrator.api.timestamps import now_rfc3339
+from orchestrator.scheduler.plan import SCORES_ANNOTATION, Placement, binding_for, decide, explain, scores_annotation
+from orchestrator.scheduler.snapshot import NodeInfo, PodInfo, build_snapshot
 
 log = logging.getLogger("dockyard.scheduler")
 
@@ -74,11 +79,8 @@ class PassIncomplete(Exception):
 
 def is_pending(pod: dict) -> bool:
     """A pod this scheduler should place now."""
-    spec = pod.get("spec") or {}
-    return (not spec.get("nodeName")
-            and not pod["metadata"].get("deletionTimestamp")
-            and (pod.get("status") or {}).get("phase") not in TERMINATED_PHASES
-            and (spec.get("schedulerName") or DEFAULT_SCHEDULER_NAME) == DEFAULT_SCHEDULER_NAME)
+    return (not node_name(pod) and not is_terminating(pod) and not is_finished(pod)
+            and ((pod.get("spec") or {}).get("schedulerName") or DEFAULT_SCHEDULER_NAME) == DEFAULT_SCHEDULER_NAME)
 
 
 def queue_order(pod: dict) -> tuple:
@@ -92,52 +94,58 @@ def _spec_without_node(pod: dict) -> dict:
     return {k: v for k, v in (pod.get("spec") or {}).items() if k != "nodeName"}
 
 
-def may_unblock(event: StoredEvent) -> bool:
+def may_unblock(change: Change) -> bool:
     """Could this change let a pending pod fit (or bring a new one)? Our own writes answer no."""
-    obj, before = event.object, event.previous
-    if event.key.resource == POD.qualified_resource:
-        if event.type is StoreEventType.ADDED:
+    obj, before = change.object, change.previous
+    if change.kind == POD:
+        if change.type is WatchEventType.ADDED:
             return is_pending(obj)
-        if event.type is StoreEventType.DELETED:
+        if change.type is WatchEventType.DELETED:
             return holds_resources(obj)
         if before is None:
-            return True  # the store no longer knows what changed: look, to be safe
+            return True  # what changed is unknown: look, to be safe
         if holds_resources(before) and not holds_resources(obj):
             return True  # finished: its requests and ports are free again
         return is_pending(obj) and _spec_without_node(obj) != _spec_without_node(before)
-    if event.key.resource == NODE.qualified_resource:
-        if event.type is StoreEventType.ADDED:
+    if change.kind == NODE:
+        if change.type is WatchEventType.ADDED:
             return True
-        if event.type is StoreEventType.DELETED:
+        if change.type is WatchEventType.DELETED:
             return False  # fewer nodes never make a pod fit
         return before is None or NodeInfo.of(before) != NodeInfo.of(obj)
     return False
 
 
-class Scheduler(Controller):
+class Scheduler(Controller[str]):
     name = "scheduler"
     workers = 1  # one decision at a time: each must see the ones before it
+    watches = (POD, NODE)
 
-    def __init__(self, api: ObjectAPI, *, rng: random.Random | None = None, resync_seconds: float = 30.0) -> None:
-        super().__init__(api)
+    def __init__(self, client: Client, informers: Informers, *, rng: random.Random | None = None,
+                 resync_seconds: float = 30.0) -> None:
+        super().__init__(client, informers)
+        self.pods, self.nodes = informers.cache(POD), informers.cache(NODE)
         self.rng = rng or random.Random()
         self.resync_seconds = resync_seconds
-        self.events = EventRecorder(api, DEFAULT_SCHEDULER_NAME)
+        self.events = EventRecorder(self.client, DEFAULT_SCHEDULER_NAME)
+        #: pod uid → the node this scheduler bound it to, until the cache shows it bound; one
+        #: worker, so only that thread touches it
+        self._assumed: dict[str, str] = {}
 
-    def keys_for(self, event: StoredEvent) -> Iterable[Hashable]:
-        if may_unblock(event):
+    def keys_for(self, change: Change) -> Iterable[str]:
+        if may_unblock(change):
             yield PASS
 
-    def resync_keys(self) -> Iterable[Hashable]:
+    def resync_keys(self) -> Iterable[str]:
         yield PASS
 
-    def reconcile(self, key: Hashable) -> None:
+    def reconcile(self, key: str) -> None:
         self.schedule_pending()
 
     def schedule_pending(self) -> None:
         """One pass: every pending pod is bound, or marked Unschedulable with Kubernetes' reasons."""
-        nodes = [node for node in self.api.list(NODE, None)[0] if not node["metadata"].get("deletionTimestamp")]
-        pods = self.api.list(POD, None)[0]
+        nodes = [node for node in self.nodes.list() if not node["metadata"].get("deletionTimestamp")]
+        pods = self._as_assumed(self.pods.list())
         snapshot = build_snapshot(nodes, pods)
         failed: list[str] = []
         for pod in sorted(filter(is_pending, pods), key=queue_order):
@@ -159,18 +167,35 @@ class Scheduler(Controller):
         meta = pod["metadata"]
         binding = binding_for(pod, decision.node, {SCORES_ANNOTATION: scores_annotation(decision)})
         try:
-            bound = bind(self.api, meta["namespace"], meta["name"], binding)
+            self.client.create(POD, meta["namespace"], binding, name=meta["name"], subresource="binding")
         except errors.ApiError as error:
             if error.code not in (404, 409):  # refused outright (e.g. by admission): tell the user why
                 self.events.record(pod, EventType.WARNING, SchedulerReason.FAILED_SCHEDULING,
                                    f"binding rejected: {error}")
             raise
+        self._assumed[meta["uid"]] = decision.node
         snapshot[decision.node].add(info)
         why = explain(decision)
         log.info("bound %s/%s: %s", meta["namespace"], meta["name"], why)
-        self.events.record(bound, EventType.NORMAL, SchedulerReason.SCHEDULED,
+        self.events.record(pod, EventType.NORMAL, SchedulerReason.SCHEDULED,
                            f"Successfully assigned {meta['namespace']}/{meta['name']} to {decision.node}")
-        self.events.record(bound, EventType.NORMAL, SchedulerReason.NODE_SCORES, why)
+        self.events.record(pod, EventType.NORMAL, SchedulerReason.NODE_SCORES, why)
+
+    def _as_assumed(self, pods: list[dict]) -> list[dict]:
+        """The cached pods, with those this scheduler bound but the cache does not show bound yet
+        on their assumed node; an assumption ends once the cache shows the binding or the pod is gone."""
+        present = {pod["metadata"]["uid"] for pod in pods}
+        for uid in [uid for uid in self._assumed if uid not in present]:
+            del self._assumed[uid]
+        seen = []
+        for pod in pods:
+            node = self._assumed.get(pod["metadata"]["uid"])
+            if node is not None and node_name(pod):
+                del self._assumed[pod["metadata"]["uid"]]
+            elif node is not None:
+                pod = {**pod, "spec": {**(pod.get("spec") or {}), "nodeName": node}}
+            seen.append(pod)
+        return seen
 
     def _mark_unschedulable(self, pod: dict, message: str) -> None:
         status = copy.deepcopy(pod.get("status") or {})
@@ -180,6 +205,6 @@ class Scheduler(Controller):
         meta = pod["metadata"]
         if status != pod.get("status"):
             # carries the resourceVersion we read: a pod that moved on meanwhile is retried, not clobbered
-            pod = self.api.update(POD, meta["namespace"], meta["name"], {**pod, "status": status},
-                                  subresource="status").object
+            pod = self.client.update(POD, meta["namespace"], meta["name"], {**pod, "status": status},
+                                     subresource="status")
         self.events.record(pod, EventType.WARNING, SchedulerReason.FAILED_SCHEDULING, message)

@@ -28,14 +28,13 @@ from typing import Iterable
 
 from orchestrator.api.containers import Protocol
 from orchestrator.api.nodestatus import ready_condition
-from orchestrator.api.pod import PodPhase
+from orchestrator.api.podstatus import holds_resources
 from orchestrator.api.quantity import cpu_millis, memory_bytes, parse_quantity
 
 #: the requests a container without one counts as when *scoring* (DefaultMilliCPURequest, DefaultMemoryRequest)
 NONZERO_CPU_MILLIS = 100
 NONZERO_MEMORY_BYTES = 200 * 1024 * 1024
 ANY_IP = "0.0.0.0"
-TERMINATED_PHASES = frozenset({PodPhase.SUCCEEDED.value, PodPhase.FAILED.value})
 
 
 @dataclass(frozen=True)
@@ -154,12 +153,6 @@ class NodeInfo:
         self.host_ports.extend(pod.host_ports)
         if pod.spread is not None:
             self.spread_counts[pod.spread] += 1
-
-
-def holds_resources(pod: dict) -> bool:
-    """Bound to a node and not finished: its requests count against that node."""
-    return bool((pod.get("spec") or {}).get("nodeName")) and \
-        (pod.get("status") or {}).get("phase") not in TERMINATED_PHASES
 
 
 def build_snapshot(nodes: Iterable[dict], pods: Iterable[dict]) -> dict[str, NodeInfo]:

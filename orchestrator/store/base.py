@@ -149,17 +149,19 @@ class Watcher:
     """A blocking, thread-safe stream of events after a revision, for in-process controllers.
 
     It subscribes *before* replaying history so no write can fall into the gap between the two,
-    and drops replayed duplicates by revision.
+    and drops replayed duplicates by revision. Given a ``resource`` (``pods``, ``deployments.apps``)
+    it streams that resource's events only.
     """
 
-    def __init__(self, store: Store, since: int) -> None:
+    def __init__(self, store: Store, since: int, resource: str | None = None) -> None:
         self._queue: deque[StoredEvent] = deque()
         self._ready = threading.Condition()
         self._last = since
         self._closed = False
+        self._resource = resource
         self._unsubscribe = store.subscribe(self._push)
         try:
-            history = store.events_since(since)
+            history = [event for event in store.events_since(since) if self._wanted(event)]
         except StoreError:
             self._unsubscribe()
             raise
@@ -169,7 +171,12 @@ class Watcher:
             merged = {event.revision: event for event in history + pending if event.revision > since}
             self._queue.extend(merged[rev] for rev in sorted(merged))
 
+    def _wanted(self, event: StoredEvent) -> bool:
+        return self._resource is None or event.key.resource == self._resource
+
     def _push(self, event: StoredEvent) -> None:
+        if not self._wanted(event):
+            return
         with self._ready:
             self._queue.append(event)
             self._ready.notify_all()

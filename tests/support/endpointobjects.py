@@ -12,7 +12,8 @@ def service(ports=None, selector=None, **spec) -> dict:
     spec = {"type": "ClusterIP", "clusterIP": "10.96.0.20",
             "selector": {"app": "web"} if selector is None else selector,
             "ports": ports if ports is not None else [{"port": 80, "targetPort": 8080, "protocol": "TCP"}], **spec}
-    return {"metadata": {"name": "web", "namespace": "default", "uid": "svc-uid", "labels": {"tier": "front"}},
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "web", "namespace": "default", "uid": "svc-uid", "labels": {"tier": "front"}},
             "spec": spec}
 
 

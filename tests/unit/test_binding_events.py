@@ -13,9 +13,11 @@ from orchestrator.api.meta import ConditionStatus
 from orchestrator.api.pod import PodConditionReason, PodConditionType
 from orchestrator.api.registry import kind_for
 from orchestrator.api.taints import first_untolerated, tolerates
-from orchestrator.apiserver.binding import bind, binding_for
+from orchestrator.apiserver.binding import bind
+from orchestrator.scheduler.plan import binding_for
 from orchestrator.apiserver.objects import ObjectAPI
 from orchestrator.controllers.events import EventRecorder
+from orchestrator.controlplane.localclient import LocalClient
 from orchestrator.store import MemoryStore
 
 POD, NS, EVENT = kind_for("v1", "Pod"), kind_for("v1", "Namespace"), kind_for("v1", "Event")
@@ -88,7 +90,7 @@ def test_a_pod_being_deleted_cannot_be_bound(api):
 
 def test_recorder_writes_kubectl_shaped_events_and_aggregates_repeats(api):
     pod = new_pod(api)
-    recorder = EventRecorder(api, "tester")
+    recorder = EventRecorder(LocalClient(api), "tester")
     first = recorder.record(pod, EventType.WARNING, Reason.TESTED, "it happened")
     assert first["involvedObject"] == {"kind": "Pod", "apiVersion": "v1", "name": "web", "namespace": "default",
                                        "uid": pod["metadata"]["uid"],
@@ -104,7 +106,7 @@ def test_recorder_writes_kubectl_shaped_events_and_aggregates_repeats(api):
 
 def test_recorder_starts_over_when_its_event_was_deleted_and_never_raises(api):
     pod = new_pod(api)
-    recorder = EventRecorder(api, "tester")
+    recorder = EventRecorder(LocalClient(api), "tester")
     first = recorder.record(pod, EventType.NORMAL, Reason.TESTED, "once")
     api.delete(EVENT, "default", first["metadata"]["name"])
     second = recorder.record(pod, EventType.NORMAL, Reason.TESTED, "once")

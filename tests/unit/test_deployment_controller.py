@@ -14,6 +14,7 @@ from orchestrator.api.registry import kind_for
 from orchestrator.api.options import DeleteOptions, PatchType
 from orchestrator.apiserver.objects import ObjectAPI
 from orchestrator.controllers.deployment import DeploymentController
+from tests.support.driven import drive
 
 NS, EVENT, POD = kind_for("v1", "Namespace"), kind_for("v1", "Event"), kind_for("v1", "Pod")
 RS, DEPLOY = kind_for("apps/v1", "ReplicaSet"), kind_for("apps/v1", "Deployment")
@@ -36,7 +37,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def controller(api, clock) -> DeploymentController:
-    return DeploymentController(api, clock=clock)
+    return drive(DeploymentController, api, clock=clock)
 
 
 def deployment(replicas: int = 3, image: str = "nginx:1.0", **spec) -> dict:

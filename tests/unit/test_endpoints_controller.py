@@ -12,7 +12,9 @@ from orchestrator.apiserver.objects import ObjectAPI
 from orchestrator.cluster.identity import node_identity
 from orchestrator.controllers.endpoints import EndpointsController
 from orchestrator.controllers.endpointslices_plan import CONTROLLER_NAME
-from orchestrator.store import EventType, Key, StoredEvent
+from orchestrator.client.informer import Change
+from orchestrator.client.protocol import WatchEventType as EventType
+from tests.support.driven import drive
 
 NS, POD, SERVICE = kind_for("v1", "Namespace"), kind_for("v1", "Pod"), kind_for("v1", "Service")
 ENDPOINTS, SLICE = kind_for("v1", "Endpoints"), kind_for("discovery.k8s.io/v1", "EndpointSlice")
@@ -21,7 +23,7 @@ KEY = ("default", "web")
 
 @pytest.fixture
 def controller(api) -> EndpointsController:
-    return EndpointsController(api)
+    return drive(EndpointsController, api)
 
 
 def create_service(api: ObjectAPI, name: str = "web", **spec) -> dict:
@@ -117,8 +119,8 @@ def test_the_first_resync_also_visits_endpoints_left_without_a_service(api, cont
     assert controller.resync_keys() == [KEY]
 
 
-def pod_event(type_: EventType, obj: dict, previous: dict | None = None) -> StoredEvent:
-    return StoredEvent(type_, Key("pods", "default", obj["metadata"]["name"]), obj, 1, previous)
+def pod_event(type_: EventType, obj: dict, previous: dict | None = None) -> Change:
+    return Change(POD, type_, obj, previous)
 
 
 def test_pod_events_wake_matching_services_only_when_endpoints_could_change(api, controller):
@@ -143,8 +145,7 @@ def test_deleting_a_managed_slice_wakes_its_service_and_it_comes_back(api, contr
     controller.reconcile(KEY)
     [slice_] = slices(api)
     removed = api.delete(SLICE, "default", slice_["metadata"]["name"])
-    event = StoredEvent(EventType.DELETED, Key("endpointslices.discovery.k8s.io", "default",
-                                               slice_["metadata"]["name"]), removed, 2, removed)
+    event = Change(SLICE, EventType.DELETED, removed, removed)
     assert list(controller.keys_for(event)) == [KEY]
     controller.reconcile(KEY)
     [again] = slices(api)

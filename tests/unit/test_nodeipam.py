@@ -11,7 +11,10 @@ from orchestrator.api.options import PatchType
 from orchestrator.apiserver.objects import ObjectAPI
 from orchestrator.controllers.nodeipam import ALL_NODES, NodeIpamController
 from orchestrator.controllers.nodeipam_plan import Allocation, blocks_overlapped, node_cidrs, plan_allocations
-from orchestrator.store import EventType, Key, MemoryStore, StoredEvent
+from orchestrator.client.informer import Change
+from orchestrator.client.protocol import WatchEventType as EventType
+from orchestrator.store import MemoryStore
+from tests.support.driven import drive
 
 NODE, EVENT = kind_for("v1", "Node"), kind_for("v1", "Event")
 NETWORK = ClusterNetwork()
@@ -102,7 +105,7 @@ def spec_of(api: ObjectAPI, name: str) -> dict:
 
 
 def test_the_controller_writes_both_fields_and_an_agent_re_registering_cannot_wipe_them(api):
-    controller = NodeIpamController(api, NETWORK)
+    controller = drive(NodeIpamController, api, NETWORK)
     register(api, "node-1")
     controller.reconcile(ALL_NODES)
     assert spec_of(api, "node-1") == {"podCIDR": "10.244.1.0/24", "podCIDRs": ["10.244.1.0/24"]}
@@ -120,7 +123,7 @@ def test_the_controller_writes_both_fields_and_an_agent_re_registering_cannot_wi
 
 def test_a_cidr_once_set_cannot_be_changed(api):
     register(api, "node-1")
-    NodeIpamController(api, NETWORK).reconcile(ALL_NODES)
+    drive(NodeIpamController, api, NETWORK).reconcile(ALL_NODES)
     for patch in ({"spec": {"podCIDR": "10.244.9.0/24", "podCIDRs": ["10.244.9.0/24"]}},
                   {"spec": {"podCIDR": "10.244.9.0/24"}}):
         with pytest.raises(errors.ApiError) as refused:
@@ -139,7 +142,7 @@ def test_a_pod_cidr_given_alone_is_mirrored_into_pod_cidrs(api):
 
 
 def test_a_deleted_node_frees_its_block_for_the_next_one(api):
-    controller = NodeIpamController(api, NETWORK)
+    controller = drive(NodeIpamController, api, NETWORK)
     for name in ("node-1", "node-2"):
         register(api, name)
         controller.reconcile(ALL_NODES)
@@ -151,7 +154,7 @@ def test_a_deleted_node_frees_its_block_for_the_next_one(api):
 
 
 def test_a_full_range_gives_a_warning_event_that_names_the_flags(api):
-    controller = NodeIpamController(api, TINY)
+    controller = drive(NodeIpamController, api, TINY)
     for index in range(4):
         register(api, f"node-{index}")
     controller.reconcile(ALL_NODES)
@@ -162,27 +165,25 @@ def test_a_full_range_gives_a_warning_event_that_names_the_flags(api):
     assert "--cluster-cidr 10.244.0.0/22" in event["message"] and "--node-cidr-mask-size" in event["message"]
 
 
-def test_a_node_that_changed_since_the_pass_read_it_is_not_overwritten(api, monkeypatch):
-    controller = NodeIpamController(api, NETWORK)
+def test_a_node_that_changed_since_the_pass_read_it_is_not_overwritten(api):
+    controller = drive(NodeIpamController, api, NETWORK)
     register(api, "node-1")
-    stale = api.list(NODE, None)[0]
-    # a heartbeat lands between the pass's read and its write
+    controller.pump()
+    # a heartbeat lands after the cache was read, before the pass writes
     api.patch(NODE, None, "node-1", PatchType.MERGE, {"status": {"phase": "x"}}, subresource="status")
-    monkeypatch.setattr(controller.api, "list", lambda *args, **kwargs: (stale, 0, None))
-    controller.reconcile(ALL_NODES)
-    assert "podCIDR" not in spec_of(api, "node-1")
-    assert controller.queue.get(timeout=0) == ALL_NODES  # looked at again, on fresh data
-    monkeypatch.undo()
-    controller.reconcile(ALL_NODES)
+    with pytest.raises(errors.ApiError) as conflict:  # the pass fails, to be retried with back-off
+        controller.controller.reconcile(ALL_NODES)
+    assert conflict.value.code == 409 and "podCIDR" not in spec_of(api, "node-1")
+    controller.reconcile(ALL_NODES)  # on what the cache holds by then
     assert spec_of(api, "node-1")["podCIDR"] == "10.244.1.0/24"
 
 
-def stored(type_: EventType, obj: dict, previous: dict | None = None) -> StoredEvent:
-    return StoredEvent(type_, Key("nodes", "", obj["metadata"]["name"]), obj, 1, previous)
+def stored(type_: EventType, obj: dict, previous: dict | None = None) -> Change:
+    return Change(NODE, type_, obj, previous)
 
 
 def test_heartbeats_do_not_wake_the_allocator_but_arrivals_departures_and_cidr_changes_do(api):
-    controller = NodeIpamController(api, NETWORK)
+    controller = drive(NodeIpamController, api, NETWORK)
     plain, allocated = node("n"), node("n", "10.244.1.0/24")
     assert list(controller.keys_for(stored(EventType.ADDED, plain))) == [ALL_NODES]
     assert list(controller.keys_for(stored(EventType.DELETED, allocated))) == [ALL_NODES]

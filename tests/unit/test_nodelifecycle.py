@@ -23,8 +23,11 @@ from orchestrator.controllers.nodehealth import (
     NodeHealth, Observation, eviction_delay,  had_unhealthy_taint, observe, plan_health, wanted_taints,
 )
 from orchestrator.controllers.nodelifecycle import NodeLifecycleController
-from orchestrator.store import EventType, Key, MemoryStore, StoredEvent
+from orchestrator.client.informer import Change
+from orchestrator.client.protocol import WatchEventType as EventType
+from orchestrator.store import MemoryStore
 from orchestrator.api.timestamps import format_rfc3339
+from tests.support.driven import drive
 
 NODE, POD, NS, EVENT = (kind_for("v1", k) for k in ("Node", "Pod", "Namespace", "Event"))
 LEASE = kind_for("coordination.k8s.io/v1", "Lease")
@@ -200,7 +203,7 @@ def reasons(api: ObjectAPI) -> list[tuple[str, str, str]]:
 
 def test_silent_node_turns_unknown_is_tainted_and_its_pods_go_after_the_window(api):
     clock = Clock()
-    controller = NodeLifecycleController(api, grace_seconds=GRACE, clock=clock)
+    controller = drive(NodeLifecycleController, api, grace_seconds=GRACE, clock=clock)
     running_pod(api, "web")
     controller.reconcile("node-1")
     assert not api.get(NODE, None, "node-1")["spec"].get("taints")
@@ -232,7 +235,7 @@ def test_silent_node_turns_unknown_is_tainted_and_its_pods_go_after_the_window(a
 
 def test_returning_heartbeats_make_the_node_ready_and_untainted(api):
     clock = Clock()
-    controller = NodeLifecycleController(api, grace_seconds=GRACE, clock=clock)
+    controller = drive(NodeLifecycleController, api, grace_seconds=GRACE, clock=clock)
     controller.reconcile("node-1")
     clock.now = at(60)
     controller.reconcile("node-1")
@@ -247,7 +250,7 @@ def test_returning_heartbeats_make_the_node_ready_and_untainted(api):
 
 def test_a_node_whose_lease_is_renewed_stays_ready_without_status_writes(api):
     clock = Clock()
-    controller = NodeLifecycleController(api, grace_seconds=GRACE, clock=clock)
+    controller = drive(NodeLifecycleController, api, grace_seconds=GRACE, clock=clock)
     api.create(NS, None, {"metadata": {"name": "kube-node-lease"}})
     api.create(LEASE, "kube-node-lease", lease_renewed(T0))
     controller.reconcile("node-1")
@@ -264,17 +267,17 @@ def test_a_node_whose_lease_is_renewed_stays_ready_without_status_writes(api):
 
 
 def test_lease_changes_wake_the_node_they_are_named_after(api):
-    controller = NodeLifecycleController(api, grace_seconds=GRACE, clock=Clock())
+    controller = drive(NodeLifecycleController, api, grace_seconds=GRACE, clock=Clock())
     lease = {**lease_renewed(T0), "kind": "Lease", "apiVersion": "coordination.k8s.io/v1"}
-    assert list(controller.keys_for(StoredEvent(EventType.MODIFIED, Key(LEASE.qualified_resource, "kube-node-lease",
-                                                                        "node-1"), lease, 2))) == ["node-1"]
-    elsewhere = Key(LEASE.qualified_resource, "default", "node-1")  # a Lease of someone else's
-    assert list(controller.keys_for(StoredEvent(EventType.MODIFIED, elsewhere, lease, 2))) == []
+    lease["metadata"] = {**lease["metadata"], "name": "node-1", "namespace": "kube-node-lease"}
+    assert list(controller.keys_for(Change(LEASE, EventType.MODIFIED, lease))) == ["node-1"]
+    elsewhere = {**lease, "metadata": {**lease["metadata"], "namespace": "default"}}  # a Lease of someone else's
+    assert list(controller.keys_for(Change(LEASE, EventType.MODIFIED, elsewhere))) == []
 
 
 def test_agent_reporting_not_ready_gets_the_not_ready_taint(api):
     clock = Clock()
-    controller = NodeLifecycleController(api, grace_seconds=GRACE, clock=clock)
+    controller = drive(NodeLifecycleController, api, grace_seconds=GRACE, clock=clock)
     heartbeat(api, at(5), status="False")
     clock.now = at(6)
     controller.reconcile("node-1")
@@ -285,12 +288,12 @@ def test_agent_reporting_not_ready_gets_the_not_ready_taint(api):
 def test_a_restarted_control_plane_gives_every_node_a_full_grace_period(api):
     clock = Clock()
     clock.now = at(3600)  # the node's last heartbeat is an hour old: the control plane was down
-    NodeLifecycleController(api, grace_seconds=GRACE, clock=clock).reconcile("node-1")
+    drive(NodeLifecycleController, api, grace_seconds=GRACE, clock=clock).reconcile("node-1")
     assert api.get(NODE, None, "node-1")["status"]["conditions"][0]["status"] == "True"
 
 
 def test_a_fresher_heartbeat_is_never_overwritten(api):
-    controller = NodeLifecycleController(api, grace_seconds=GRACE, clock=Clock())
+    controller = drive(NodeLifecycleController, api, grace_seconds=GRACE, clock=Clock())
     controller.reconcile("node-1")  # sees the heartbeat of T0 at T0
     stale = api.get(NODE, None, "node-1")
     heartbeat(api, at(50))  # lands between the controller's read and its write

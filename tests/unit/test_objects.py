@@ -11,6 +11,7 @@ from orchestrator.apiserver.objects import ObjectAPI
 from orchestrator.controllers.garbagecollector import GarbageCollector
 from orchestrator.controllers.namespace import NamespaceController
 from orchestrator.store import MemoryStore
+from tests.support.driven import drive
 
 POD, RS, DEPLOY, NS = (kind_for("v1", "Pod"), kind_for("apps/v1", "ReplicaSet"),
                        kind_for("apps/v1", "Deployment"), kind_for("v1", "Namespace"))
@@ -115,7 +116,7 @@ def test_background_deletion_cascades_through_the_gc(api):
     api.create(POD, "default", pod("child", owner))
     api.create(POD, "default", pod("stranger"))
     api.delete(RS, "default", "rs", DeleteOptions(propagation=PropagationPolicy.BACKGROUND))
-    GarbageCollector(api).reconcile(("owner-gone", "default"))
+    drive(GarbageCollector, api).reconcile(("owner-gone", owner["metadata"]["uid"]))
     assert [p["metadata"]["name"] for p in api.list(POD, "default")[0]] == ["stranger"]
 
 
@@ -123,10 +124,10 @@ def test_a_dependent_created_after_its_owner_went_is_collected_by_itself(api):
     owner = api.create(DEPLOY, "default", deployment()).object
     api.create(POD, "default", pod("kept", owner))
     api.delete(DEPLOY, "default", "web", DeleteOptions(propagation=PropagationPolicy.ORPHAN))
-    GarbageCollector(api).reconcile(("finalize", DEPLOY.qualified_resource, "default", "web"))
+    drive(GarbageCollector, api).reconcile(("finalize", DEPLOY.qualified_resource, "default", "web"))
     api.create(DEPLOY, "default", deployment())  # same name, new uid: not the late pod's owner
     api.create(POD, "default", pod("late", owner))
-    gc = GarbageCollector(api)
+    gc = drive(GarbageCollector, api)
     gc.reconcile(("check", POD.qualified_resource, "default", "kept"))
     gc.reconcile(("check", POD.qualified_resource, "default", "late"))
     assert [p["metadata"]["name"] for p in api.list(POD, "default")[0]] == ["kept"]
@@ -137,7 +138,7 @@ def test_foreground_deletion_waits_for_dependents(api):
     api.create(POD, "default", pod("child", owner))
     api.delete(DEPLOY, "default", "web", DeleteOptions(propagation=PropagationPolicy.FOREGROUND))
     assert api.get(DEPLOY, "default", "web")["metadata"]["finalizers"] == ["foregroundDeletion"]
-    gc = GarbageCollector(api)
+    gc = drive(GarbageCollector, api)
     key = ("finalize", DEPLOY.qualified_resource, "default", "web")
     with pytest.raises(Exception):
         gc.reconcile(key)  # dependents are deleted (in the foreground too): the owner waits
@@ -153,7 +154,7 @@ def test_orphan_deletion_strips_owner_references(api):
     owner = api.create(DEPLOY, "default", deployment()).object
     api.create(POD, "default", pod("child", owner))
     api.delete(DEPLOY, "default", "web", DeleteOptions(propagation=PropagationPolicy.ORPHAN))
-    GarbageCollector(api).reconcile(("finalize", DEPLOY.qualified_resource, "default", "web"))
+    drive(GarbageCollector, api).reconcile(("finalize", DEPLOY.qualified_resource, "default", "web"))
     assert "ownerReferences" not in api.get(POD, "default", "child")["metadata"]
     with pytest.raises(errors.ApiError):
         api.get(DEPLOY, "default", "web")
@@ -166,7 +167,7 @@ def test_namespace_deletion_empties_then_removes(api):
     with pytest.raises(errors.ApiError) as refused:
         api.create(POD, "lab", pod())
     assert refused.value.code == 403
-    controller = NamespaceController(api)
+    controller = drive(NamespaceController, api)
     controller.reconcile("lab")
     controller.reconcile("lab")
     with pytest.raises(errors.ApiError):

@@ -1,10 +1,12 @@
-"""Which owners an event about a dependent wakes (orchestrator.controllers.owners)."""
+"""Ownership (orchestrator.controllers.owners): which owners a change of a dependent wakes."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from orchestrator.api.registry import kind_for
+from orchestrator.client.protocol import WatchEventType as EventType
 from orchestrator.controllers.owners import owner_keys
-from orchestrator.store import EventType, Key, StoredEvent
 
 REPLICA_SET = kind_for("apps/v1", "ReplicaSet")
 TEMPLATE = {"metadata": {"labels": {"app": "web"}},
@@ -24,12 +26,20 @@ def pod(name: str = "p", owner: str | None = None, app: str = "web", **meta) -> 
             "status": {"phase": "Running"}}
 
 
-def event(type_: EventType, obj: dict, previous: dict | None = None) -> StoredEvent:
-    return StoredEvent(type_, Key("pods", "default", obj["metadata"]["name"]), obj, 1, previous)
+@dataclass(frozen=True)
+class Event:
+    type: EventType
+    object: dict
+    previous: dict | None
 
 
-def keys(api, stored: StoredEvent) -> list[tuple[str, str]]:
-    return list(owner_keys(api, stored, REPLICA_SET))
+def event(type_: EventType, obj: dict, previous: dict | None = None) -> Event:
+    return Event(type_, obj, previous)
+
+
+def keys(api, change: Event) -> list[tuple[str, str]]:
+    owners = api.list(REPLICA_SET, "default")[0]
+    return list(owner_keys("ReplicaSet", change.object, change.previous, change.type is EventType.DELETED, owners))
 
 
 def test_an_owned_dependent_wakes_only_its_controller(api):

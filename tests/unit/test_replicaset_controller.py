@@ -11,7 +11,9 @@ from orchestrator.apiserver.admission import Admission, AdmissionPolicy
 from orchestrator.api.options import PatchType
 from orchestrator.apiserver.objects import ObjectAPI
 from orchestrator.controllers.replicaset import ReplicaSetController, ReplicasNotReached
-from orchestrator.store import Watcher
+from orchestrator.client.informer import Change
+from orchestrator.client.protocol import WatchEventType
+from tests.support.driven import drive
 
 POD, NS, EVENT = kind_for("v1", "Pod"), kind_for("v1", "Namespace"), kind_for("v1", "Event")
 RS = kind_for("apps/v1", "ReplicaSet")
@@ -20,7 +22,7 @@ KEY = ("default", "web")
 
 @pytest.fixture
 def controller(api) -> ReplicaSetController:
-    return ReplicaSetController(api)
+    return drive(ReplicaSetController, api)
 
 
 def replicaset(replicas: int = 3, namespace: str = "default", min_ready: int = 0) -> dict:
@@ -81,7 +83,7 @@ def test_a_restarted_controller_counts_what_exists_and_never_duplicates(api, con
             "name": f"web-old{index}", "labels": {"app": "web"}, "ownerReferences": [{
                 "apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web", "uid": rs["metadata"]["uid"],
                 "controller": True}]}})
-    ReplicaSetController(api).reconcile(KEY)
+    drive(ReplicaSetController, api).reconcile(KEY)
     assert len(pods(api)) == 5
     controller.reconcile(KEY)
     controller.reconcile(KEY)
@@ -141,7 +143,7 @@ def test_refused_creations_set_replica_failure_then_clear_it(api, controller):
 
 def test_available_replicas_wait_for_min_ready_seconds_and_the_key_comes_back(api):
     clock = {"now": datetime.now(timezone.utc).replace(microsecond=0)}
-    controller = ReplicaSetController(api, clock=lambda: clock["now"])
+    controller = drive(ReplicaSetController, api, clock=lambda: clock["now"])
     api.create(RS, "default", replicaset(1, min_ready=10))
     controller.reconcile(KEY)
     name = pods(api)[0]["metadata"]["name"]
@@ -149,7 +151,9 @@ def test_available_replicas_wait_for_min_ready_seconds_and_the_key_comes_back(ap
     controller.reconcile(KEY)
     status = api.get(RS, "default", "web")["status"]
     assert status.get("readyReplicas") == 1 and "availableReplicas" not in status
-    assert controller.queue.get(timeout=0.01) is None  # not yet: it is queued for later
+    while (woken := controller.queue.get(timeout=0.01)) is not None:  # the changes' keys, due now
+        controller.queue.done(woken)
+    assert len(controller.queue) == 1  # and the key queued for later, when the pod turns available
     clock["now"] += timedelta(seconds=11)
     controller.reconcile(KEY)
     assert api.get(RS, "default", "web")["status"]["availableReplicas"] == 1
@@ -157,17 +161,12 @@ def test_available_replicas_wait_for_min_ready_seconds_and_the_key_comes_back(ap
 
 def test_pod_events_wake_the_owner_and_the_replicasets_that_could_adopt(api, controller):
     rs = api.create(RS, "default", replicaset(1)).object
-    since = api.store.revision()
-    api.create(POD, "default", bare_pod("orphan", {"app": "web"}))
-    api.create(POD, "default", bare_pod("other", {"app": "db"}))
+    orphan = api.create(POD, "default", bare_pod("orphan", {"app": "web"})).object
+    other = api.create(POD, "default", bare_pod("other", {"app": "db"})).object
     owned_pod = {**bare_pod("child", {"app": "web"})}
     owned_pod["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web",
                                                  "uid": rs["metadata"]["uid"], "controller": True}]
-    api.create(POD, "default", owned_pod)
-    watcher = Watcher(api.store, since)
-    try:
-        keys = [list(controller.keys_for(watcher.next(timeout=1))) for _ in range(3)]
-    finally:
-        watcher.close()
+    child = api.create(POD, "default", owned_pod).object
+    keys = [list(controller.keys_for(Change(POD, WatchEventType.ADDED, pod))) for pod in (orphan, other, child)]
     assert keys == [[KEY], [], [KEY]]
     assert list(controller.resync_keys()) == [KEY]

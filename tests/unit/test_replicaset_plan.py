@@ -6,9 +6,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from orchestrator.api.podstatus import is_available
+from orchestrator.controllers.owners import claim
 from orchestrator.controllers.replicaset_plan import (
-    BURST_REPLICAS, POD_DELETION_COST, Failure, ReplicaFailureReason, claim, compute_status, deletion_order,
-    is_available, next_availability, plan_replicas, pod_from_template, slow_start_batches,
+    BURST_REPLICAS, POD_DELETION_COST, Failure, ReplicaFailureReason, compute_status, deletion_order,
+    next_availability, plan_replicas, pod_from_template, slow_start_batches,
 )
 
 NOW = datetime(2026, 12, 2, 12, 0, 0, tzinfo=timezone.utc)

@@ -15,10 +15,14 @@ from orchestrator.api.options import DeleteOptions, PatchType
 from orchestrator.apiserver.objects import ObjectAPI
 from orchestrator.scheduler.filters import Misfit, Rejection, fit_error, rejections
 from orchestrator.scheduler.plan import SCORES_ANNOTATION, Placement, Unschedulable, decide, explain
+from orchestrator.api.registry import KINDS
+from orchestrator.client.informer import Change
+from orchestrator.client.protocol import WatchEventType
 from orchestrator.scheduler.scheduler import PassIncomplete, Scheduler, may_unblock
 from orchestrator.scheduler.scores import least_allocated, score_nodes, spread
 from orchestrator.scheduler.snapshot import PodInfo, Resources, build_snapshot, pod_requests, spread_key
 from orchestrator.store import Watcher
+from tests.support.driven import drive
 
 POD, NODE, NS, EVENT = (kind_for("v1", "Pod"), kind_for("v1", "Node"), kind_for("v1", "Namespace"),
                         kind_for("v1", "Event"))
@@ -207,7 +211,7 @@ def test_decide_unschedulable_names_every_node():
 
 @pytest.fixture
 def scheduler(api) -> Scheduler:
-    return Scheduler(api, rng=random.Random(7))
+    return drive(Scheduler, api, rng=random.Random(7))
 
 
 def events_for(api: ObjectAPI, name: str) -> list[dict]:
@@ -306,13 +310,15 @@ def test_a_pod_whose_binding_is_refused_does_not_stall_the_others(api, scheduler
 # ── what wakes the scheduler ─────────────────────────────────────────────────────────────────
 
 
-def _events(api: ObjectAPI, write) -> list:
+def _events(api: ObjectAPI, write) -> list[Change]:
+    """The changes ``write`` makes, as an informer would hand them to the scheduler."""
     watcher = Watcher(api.store, api.store.revision())
     try:
         write()
         found = []
         while (event := watcher.next(timeout=0.05)) is not None:
-            found.append(event)
+            kind = next(rk for rk in KINDS if rk.qualified_resource == event.key.resource)
+            found.append(Change(kind, WatchEventType(event.type.value), event.object, event.previous))
         return found
     finally:
         watcher.close()

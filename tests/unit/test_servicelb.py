@@ -8,7 +8,10 @@ from orchestrator.api.registry import kind_for
 from orchestrator.api.options import PatchType
 from orchestrator.apiserver.objects import ObjectAPI
 from orchestrator.controllers.servicelb import FINALIZER, ServiceLoadBalancerController, node_ingress
-from orchestrator.store import EventType, Key, MemoryStore, StoredEvent
+from orchestrator.client.informer import Change
+from orchestrator.client.protocol import WatchEventType as EventType
+from orchestrator.store import MemoryStore
+from tests.support.driven import drive
 
 NS, NODE, SERVICE, EVENT = (kind_for("v1", k) for k in ("Namespace", "Node", "Service", "Event"))
 KEY = ("default", "lb")
@@ -48,7 +51,7 @@ def api() -> ObjectAPI:
 
 @pytest.fixture
 def controller(api) -> ServiceLoadBalancerController:
-    return ServiceLoadBalancerController(api)
+    return drive(ServiceLoadBalancerController, api)
 
 
 def create_lb(api: ObjectAPI, **spec) -> dict:
@@ -125,8 +128,8 @@ def test_without_ready_nodes_the_service_stays_pending_until_one_is_ready(api, c
     assert reasons(api) == ["EnsuringLoadBalancer", "EnsuredLoadBalancer"]
 
 
-def node_event(type_: EventType, obj: dict, previous: dict | None = None) -> StoredEvent:
-    return StoredEvent(type_, Key("nodes", "", obj["metadata"]["name"]), obj, 1, previous)
+def node_event(type_: EventType, obj: dict, previous: dict | None = None) -> Change:
+    return Change(NODE, type_, obj, previous)
 
 
 def test_only_node_changes_that_alter_the_ingress_wake_load_balancer_services(api, controller):

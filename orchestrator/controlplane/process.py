@@ -1,9 +1,12 @@
 """The control plane process: store, object API, controllers, scheduler, watch hub and HTTPS server in one.
 
 ``dockyard server`` calls :func:`run`. :class:`ControlPlane` is also what tests build in-process.
+This is the one place that wires the halves together: the API server serves the object API over
+HTTPS, and the controllers and scheduler reach the same object API through the client seam
+(:class:`~orchestrator.controlplane.localclient.LocalClient`) and one set of shared informers.
 Start-up order matters: the store opens (and with it every acknowledged write of a previous run),
-the built-in namespaces exist before anything is served, controllers start before requests are
-accepted so nothing created in the first second is missed, and ``/readyz`` turns ok last.
+the built-in namespaces exist before anything is served, the informers list every kind and the
+controllers start before requests are accepted, and ``/readyz`` turns ok last.
 Bootstrap also publishes ``kube-public/cluster-info`` (refreshed on every start, since the
 server URL may have changed), which joining agents read first (:mod:`orchestrator.api.bootstrap`),
 and puts the ``kubernetes`` and ``kube-dns`` Services with their endpoints in place
@@ -31,11 +34,13 @@ from orchestrator.apiserver.nodeproxy import NodeProxy
 from orchestrator.apiserver.objects import ObjectAPI
 from orchestrator.apiserver.systemservices import api_server_address, ensure_system_objects, system_services
 from orchestrator.apiserver.watch import WatchHub
+from orchestrator.client.informer import Informers
 from orchestrator.cluster.init import init_cluster
 from orchestrator.cluster.pki import ca_pem
 from orchestrator.cluster.statedir import StateDir
 from orchestrator.cluster.tokens import TokenBook
 from orchestrator.controllers.base import ControllerRunner
+from orchestrator.controlplane.localclient import LocalClient
 from orchestrator.controllers.deployment import DeploymentController
 from orchestrator.controllers.endpoints import EndpointsController
 from orchestrator.controllers.garbagecollector import GarbageCollector
@@ -82,19 +87,20 @@ class ControlPlane:
             default_toleration_seconds=config.default_not_ready_toleration_seconds)))
         self.tokens = TokenBook.for_state(config.state_dir)
         self.hub = WatchHub(self.api)
-        self.controllers = ControllerRunner(self.api, [
-            GarbageCollector(self.api), NamespaceController(self.api), ReplicaSetController(self.api),
-            DeploymentController(self.api),
-            NodeLifecycleController(self.api, grace_seconds=config.node_monitor_grace_period),
-            NodeIpamController(self.api, config.network), EndpointsController(self.api),
-            ServiceLoadBalancerController(self.api)])
-        self.scheduler = ControllerRunner(self.api, [Scheduler(self.api)])
+        client = LocalClient(self.api)
+        informers = Informers(client)
+        self.controllers = ControllerRunner(informers, [
+            GarbageCollector(client, informers), NamespaceController(client, informers),
+            ReplicaSetController(client, informers), DeploymentController(client, informers),
+            NodeLifecycleController(client, informers, grace_seconds=config.node_monitor_grace_period),
+            NodeIpamController(client, informers, config.network), EndpointsController(client, informers),
+            ServiceLoadBalancerController(client, informers), Scheduler(client, informers)])
         state = config.state_dir
         self.nodes = NodeProxy(self.api, AgentTLS(state.kubelet_client_cert, state.kubelet_client_key))
         self.handlers = ResourceHandlers(self.api, self.hub, log_streamer=self.nodes.stream_logs,
                                          remote_command=self.nodes.remote_command)
         self.app = ApiServerApp(self.handlers, self.tokens.authenticate, ready=lambda: self._ready,
-                                join=JoinEndpoint(self.tokens.exchange_join))
+                                join=JoinEndpoint(self.tokens.exchange_join), more_metrics=self.controllers.metrics)
         self._ready = False
 
     def bootstrap(self) -> None:
@@ -129,7 +135,6 @@ class ControlPlane:
         self.bootstrap()
         self.hub.start(asyncio.get_running_loop())
         self.controllers.start()
-        self.scheduler.start()
         server = uvicorn.Server(uvicorn.Config(
             self.app.asgi, host=self.config.host, port=self.config.port,
             ssl_certfile=str(self.cluster.server_cert), ssl_keyfile=str(self.cluster.server_key),
@@ -141,7 +146,6 @@ class ControlPlane:
             await server.serve()
         finally:
             self._ready = False
-            self.scheduler.stop()
             self.controllers.stop()
             self.hub.stop()
             self.store.close()
