@@ -31,6 +31,8 @@ class ControlPlaneProcess(ApiAccess):
     state_dir: Path
     port: int
     extra_args: list[str] = field(default_factory=list)
+    #: the interpreter that runs the server: another checkout's virtualenv runs that checkout's code
+    python: str = sys.executable
     process: subprocess.Popen | None = None
 
     @property
@@ -44,7 +46,7 @@ class ControlPlaneProcess(ApiAccess):
     def start(self, timeout: float = 20.0) -> "ControlPlaneProcess":
         log = open(self.state_dir.parent / f"server-{self.port}.log", "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator.cli.main", "server", "--state-dir", str(self.state_dir),
+            [self.python, "-m", "orchestrator.cli.main", "server", "--state-dir", str(self.state_dir),
              "--listen", f"127.0.0.1:{self.port}", *self.extra_args],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
