@@ -39,10 +39,10 @@ from agent.network.resolvconf import pod_resolv_conf
 from agent.observed import ObservedContainer, ObservedPod, RuntimeState
 from agent.podfiles import PodFiles
 from agent.prober import Prober
-from agent.runtime.docker_runtime import DockerRuntime
 from agent.runtime.errors import (
     ContainerRuntimeError, CreateFailed, ImageNotPresent, ImagePullFailed, InvalidImageName, StartFailed,
 )
+from agent.runtime.protocol import Runtime
 from agent.status import compute_pod_status
 from agent.sync import Kill, KillReason, PodActions, Start, StartFailure, Waiting, compute_pod_actions
 
@@ -59,7 +59,7 @@ _FAILURE_REASONS = {
 
 
 class PodWorker:
-    def __init__(self, uid: str, pod: dict | None, *, config: AgentConfig, ctx: PodContext, runtime: DockerRuntime,
+    def __init__(self, uid: str, pod: dict | None, *, config: AgentConfig, ctx: PodContext, runtime: Runtime,
                  api: ApiClient, events: EventRecorder, prober: Prober, addresses: PodAddresses, files: PodFiles,
                  on_exit) -> None:
         self.uid = uid

@@ -314,39 +314,21 @@ def _close_when(stop: threading.Event, stream) -> None:
 
 
 def _observed(attrs: dict) -> ObservedContainer:
-    config_labels = (attrs.get("Config") or {}).get("Labels") or {}
+    config = attrs.get("Config") or {}
     state = attrs.get("State") or {}
-    status = state.get("Status") or ""
     runtime_state = {"created": RuntimeState.CREATED, "running": RuntimeState.RUNNING,
-                     "exited": RuntimeState.EXITED}.get(status, RuntimeState.UNKNOWN)
+                     "exited": RuntimeState.EXITED}.get(state.get("Status") or "", RuntimeState.UNKNOWN)
+    exited = runtime_state is RuntimeState.EXITED
     networks = (attrs.get("NetworkSettings") or {}).get("Networks") or {}
-    ip = next((n.get("IPAddress") for n in networks.values() if n.get("IPAddress")), None)
-    return ObservedContainer(
-        id=attrs["Id"],
-        name=config_labels.get(labels.CONTAINER, ""),
-        pod_uid=config_labels.get(labels.POD_UID, ""),
-        pod_name=config_labels.get(labels.POD_NAME, ""),
-        pod_namespace=config_labels.get(labels.POD_NAMESPACE, ""),
-        spec_hash=config_labels.get(labels.SPEC_HASH, ""),
-        attempt=_int(config_labels.get(labels.RESTART_COUNT)),
-        backoff_streak=_int(config_labels.get(labels.BACKOFF_STREAK)),
-        state=runtime_state,
-        exit_code=state.get("ExitCode") if runtime_state is RuntimeState.EXITED else None,
+    return ObservedContainer.from_labels(
+        attrs["Id"], config.get("Labels") or {}, runtime_state,
+        exit_code=state.get("ExitCode") if exited else None,
         oom_killed=bool(state.get("OOMKilled")),
         started_at=_docker_time(state.get("StartedAt")),
-        finished_at=_docker_time(state.get("FinishedAt")) if runtime_state is RuntimeState.EXITED else None,
-        image=(attrs.get("Config") or {}).get("Image") or "",
+        finished_at=_docker_time(state.get("FinishedAt")) if exited else None,
+        image=config.get("Image") or "",
         image_id=attrs.get("Image") or "",
-        ip=ip,
-        grace_seconds=_int(config_labels.get(labels.GRACE_PERIOD) or "30"),
-    )
-
-
-def _int(value: str | None) -> int:
-    try:
-        return int(value or 0)
-    except ValueError:
-        return 0
+        ip=next((n["IPAddress"] for n in networks.values() if n.get("IPAddress")), None))
 
 
 def _docker_time(value: str | None) -> datetime | None:
