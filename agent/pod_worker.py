@@ -134,8 +134,6 @@ class PodWorker:
             waiting = dict(actions.waiting)
         self._announce_backoffs(pod, observed, waiting)
         self._report(pod, observed, waiting)
-        if self._sandbox_failure is not None:
-            return 1.0  # _make_sandbox paces its own retries
         if not actions.idle:
             return 0.05
         wake = actions.wake_in if actions.wake_in is not None else self.config.status_interval
@@ -146,7 +144,8 @@ class PodWorker:
         self.prober.update(self.uid, pod, observed)
         actions = compute_pod_actions(
             pod, observed, now=utc_now(), backoff=self.config.backoff, image_backoff=self.config.image_backoff,
-            start_failures=self._start_failures, unhealthy=self.prober.unhealthy(self.uid, observed))
+            sandbox_backoff=self.config.sandbox_backoff, start_failures=self._start_failures,
+            sandbox_failure=self._sandbox_failure, unhealthy=self.prober.unhealthy(self.uid, observed))
         return observed, actions
 
     # -- applying actions --------------------------------------------------------------------
@@ -172,20 +171,17 @@ class PodWorker:
             if sandbox is not None and actions.new_sandbox_attempt > 0:
                 self.events.pod(pod, EventReason.SANDBOX_CHANGED, "Pod sandbox changed, it will be killed and re-created.")
             sandbox = self._make_sandbox(pod, actions.new_sandbox_attempt)
-            if sandbox is None:
-                message = self._sandbox_failure.message if self._sandbox_failure else ""
-                waiting.update({s.name: Waiting(ContainerWaitingReason.CONTAINER_CREATING, message)
-                                for s in actions.start})
-                return
+        if sandbox is None:
+            return  # no sandbox to start them in: the next plan has them wait, saying why
         for start in actions.start:
             result = self._start(pod, sandbox, start)
             if result is not None:
                 waiting[start.name] = result
 
     def _make_sandbox(self, pod: dict, attempt: int) -> ObservedContainer | None:
+        """The new sandbox; None when it could not be made (an event says why, and the planner
+        holds the next try back by the sandbox back-off)."""
         failure = self._sandbox_failure
-        if failure is not None and (utc_now() - failure.at).total_seconds() < min(2 ** failure.failures, 30):
-            return None
         try:
             for name, in_memory in pod_volumes(self.ctx, pod):
                 self.runtime.ensure_volume(name, self.uid, in_memory)

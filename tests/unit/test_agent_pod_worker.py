@@ -454,7 +454,7 @@ def test_a_sandbox_failure_is_reported_and_retried_at_a_doubling_pace(clock):
     node = Node(clock, make_pod())
     node.runtime.sandbox_error = failure
 
-    assert node.sync() == 1.0
+    assert node.sync() == 2.0  # the next pass when the sandbox back-off is over
     assert node.events.recorded == [(Ev.FAILED_CREATE_SANDBOX, failure, None)]
     assert node.waiting() == {"reason": Why.CONTAINER_CREATING.value, "message": failure}
     assert node.api.writes[-1]["phase"] == "Pending"
@@ -463,11 +463,11 @@ def test_a_sandbox_failure_is_reported_and_retried_at_a_doubling_pace(clock):
         return len([step for step in node.log if step[0] == "create_sandbox"])
 
     clock.advance(1.9)
-    node.sync()
+    assert node.sync() == pytest.approx(0.1)
     assert (tries(), len(node.events.recorded), len(node.api.writes)) == (1, 1, 1)
     clock.advance(0.1)  # 2 s after the first failure
-    node.sync()
-    assert tries() == 2
+    assert node.sync() == 4.0
+    assert tries() == 2 and len(node.events.of(Ev.FAILED_CREATE_SANDBOX)) == 2
     clock.advance(3.9)
     node.sync()
     assert tries() == 2  # 4 s after the second
