@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from orchestrator.api.containers import ImagePullPolicy
@@ -61,7 +62,7 @@ _FAILURE_REASONS = {
 class PodWorker:
     def __init__(self, uid: str, pod: dict | None, *, config: AgentConfig, ctx: PodContext, runtime: Runtime,
                  api: ApiClient, events: EventRecorder, prober: Prober, addresses: PodAddresses, files: PodFiles,
-                 on_exit) -> None:
+                 on_exit: Callable[[str, PodWorker], None]) -> None:
         self.uid = uid
         self.config, self.ctx, self.runtime, self.api, self.events, self.prober = \
             config, ctx, runtime, api, events, prober
@@ -358,13 +359,13 @@ def _newer(candidate: dict, current: dict) -> bool:
         return True
 
 
-def _same_status(old: dict, new: dict) -> bool:
+def _same_status(old: Mapping[str, object], new: Mapping[str, object]) -> bool:
     """Equal once empty values are ignored (the API server drops nulls and empty maps)."""
     return _pruned(old) == _pruned(new)
 
 
-def _pruned(value):
-    if isinstance(value, dict):
+def _pruned(value: object) -> object:
+    if isinstance(value, Mapping):
         pruned = {k: _pruned(v) for k, v in value.items()}
         return {k: v for k, v in pruned.items() if v not in (None, {}, [])}
     if isinstance(value, list):
