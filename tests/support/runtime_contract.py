@@ -35,7 +35,7 @@ from agent import labels
 from agent.container_config import PodContext, build_container, build_sandbox, sandbox_hash, spec_hash
 from agent.labels import SANDBOX, Owner
 from agent.network.names import bridge_name
-from agent.observed import ObservedContainer, ObservedPod, RuntimeState
+from agent.observed import ObservedPod, RuntimeState
 from agent.runtime.errors import (
     AddressInUse, CreateFailed, ImagePullFailed, InvalidImageName, SandboxFailed, StartFailed, SubnetOverlaps,
 )
