@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import ssl
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import httpx
 
@@ -43,7 +43,7 @@ class ApiClient:
         self._http.close()
         self._watch_http.close()
 
-    def request(self, method: str, path: str, *, body=None, params: dict | None = None,
+    def request(self, method: str, path: str, *, body: Mapping[str, object] | None = None, params: dict | None = None,
                 content_type: str = "application/json") -> dict:
         headers = {"Accept": "application/json"}
         content = None
@@ -143,7 +143,7 @@ class ApiClient:
                 return None
             raise
 
-    def put_pod_status(self, pod: dict, status: dict) -> dict:
+    def put_pod_status(self, pod: dict, status: Mapping[str, object]) -> dict:
         """Replace the status, guarded by the resourceVersion read (409 if the pod moved on)."""
         meta = pod["metadata"]
         body = {"apiVersion": "v1", "kind": "Pod", "metadata": {

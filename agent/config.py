@@ -27,11 +27,15 @@ class ClusterNetworking(str, Enum):
 class BackoffPolicy:
     """CrashLoopBackOff and ImagePullBackOff: first retry at once, then ``initial`` doubling up to
     ``maximum``; forgotten after ``reset_after`` seconds of clean running (kubelet: 10 s, 300 s,
-    10 min)."""
+    10 min). A failed sandbox is retried on such a curve too, forgotten once a sandbox is made."""
 
     initial: float = 10.0
     maximum: float = 300.0
     reset_after: float = 600.0
+
+
+#: retries of a pod sandbox that could not be made: 2 s, 4 s, 8 s, 16 s, then every 30 s
+SANDBOX_BACKOFF = BackoffPolicy(initial=2.0, maximum=30.0)
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,7 @@ class AgentConfig:
     status_interval: float = 10.0    # how often running pods are re-inspected besides Docker events
     backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
     image_backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
+    sandbox_backoff: BackoffPolicy = SANDBOX_BACKOFF
     max_pods: int = 110
     pause_image: str = "dockyard/pause:1.0"
     allow_host_path: bool = False    # the cluster's --allow-privileged, mirrored on the node

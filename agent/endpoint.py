@@ -39,7 +39,7 @@ from agent.streaming import streaming_app
 log = logging.getLogger("dockyard.agent.endpoint")
 
 #: how long open ``logs -f`` and exec streams may take to end when the agent stops
-SHUTDOWN_GRACE = 1.0
+SHUTDOWN_GRACE = 1  # whole seconds: uvicorn's timeout_graceful_shutdown takes an int
 STARTUP_TIMEOUT = 10.0
 
 

@@ -9,7 +9,8 @@ no pod starts before. Then these loops run side by side:
 
 * **pods** — list the pods bound to this node, then watch from that revision; every watch ends
   after ``resync_interval`` and the list is taken again (a full resync, as informers do), so
-  nothing a broken stream missed stays missed. Each pod has its own :class:`~agent.pod_worker.PodWorker`;
+  nothing a broken stream missed stays missed. Each pod has its own :class:`~agent.pod_worker.PodWorker`
+  (:mod:`agent.pod_workers`), made once the Node has its pod CIDR;
 * **docker events** — a container of ours dying wakes its pod's worker at once;
 * **heartbeat** — the Node's conditions every ``heartbeat_interval``;
 * **endpoint** — the authenticated HTTPS endpoint the API server uses for logs and exec;
@@ -27,6 +28,7 @@ import logging
 import os
 import signal
 import threading
+from types import FrameType
 
 from agent.apiclient import ApiClient, ApiRejected, ApiUnavailable
 from agent.config import AgentConfig, ClusterNetworking
@@ -42,7 +44,7 @@ from agent.network.ipam import PodAddresses, node_pod_cidr
 from agent.network.podnet import BridgeAddressKeeper, ensure_pod_network, pod_network_spec
 from agent.network.resolvconf import HOST_RESOLV_CONF
 from agent.node import Heartbeat, NotReady, allocatable, node_object, primary_ip, register
-from agent.pod_worker import PodWorker
+from agent.pod_workers import PodWorkers
 from agent.podfiles import PodFiles
 from agent.probes.manager import ProbeManager
 from agent.runtime.docker_runtime import DockerRuntime
@@ -76,15 +78,13 @@ class Agent:
                               allocatable=allocatable(config, self.machine), cluster_network=self.cluster.network,
                               host_resolv_conf=_read_host_resolv_conf())
         self.files = PodFiles(config.state_dir)
-        self.addresses: PodAddresses | None = None  # once the Node has its pod CIDR
+        self.pods: PodWorkers | None = None  # once the Node has its pod CIDR
         self.events = EventRecorder(self.api, config.node_name)
         self.prober = ProbeManager(self.runtime.exec_in, self.events.pod, wake=self.wake)
         self.endpoint = AgentEndpoint(config, self.owner, self.cluster.ca_pem,
                                       streams=ContainerStreams.connect(self.owner, config.docker_host))
         self.heartbeat = Heartbeat(self.api, config.heartbeat_interval, self._not_ready)
         self.host_networking = self._host_networking()
-        self._workers: dict[str, PodWorker] = {}
-        self._lock = threading.Lock()
         self._stop = threading.Event()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -105,7 +105,10 @@ class Agent:
         pod_cidr = pod_cidr or self._wait_for_pod_cidr(node)
         if pod_cidr is None:
             return  # stopped while waiting
-        self.addresses = PodAddresses(pod_cidr, lambda: self.runtime.network_addresses(self.pod_network.name))
+        addresses = PodAddresses(pod_cidr, lambda: self.runtime.network_addresses(self.pod_network.name))
+        pods = PodWorkers(config=self.config, ctx=self.ctx, runtime=self.runtime, api=self.api, events=self.events,
+                          prober=self.prober, addresses=addresses, files=self.files)
+        self.pods = pods
         try:
             self.heartbeat.beat()  # Ready now, not a heartbeat later
         except (ApiUnavailable, ApiRejected) as error:
@@ -114,7 +117,7 @@ class Agent:
                          name="docker-events", daemon=True).start()
         log.info("node %s ready (cluster %s, IP %s, pod CIDR %s)", self.config.node_name, self.cluster.name,
                  self.node_ip, pod_cidr)
-        self._pods_loop()
+        self._pods_loop(pods)
 
     def _host_networking(self) -> HostNetworking | None:
         """This agent's share of the host's networking, if it may take part (see :mod:`agent.network.host`)."""
@@ -150,7 +153,7 @@ class Agent:
     def _not_ready(self) -> NotReady | None:
         if not self.runtime.reachable():
             return NotReady.RUNTIME_DOWN
-        if self.addresses is None:
+        if self.pods is None:
             return NotReady.NO_POD_CIDR
         return None
 
@@ -162,10 +165,8 @@ class Agent:
             self.bridge_address.stop()
         if self.host_networking is not None:
             self.host_networking.stop()
-        with self._lock:
-            workers = list(self._workers.values())
-        for worker in workers:
-            worker.stop()
+        if self.pods is not None:
+            self.pods.stop()
         self.endpoint.stop()
         self.prober.stop()
         self.events.flush()
@@ -173,17 +174,17 @@ class Agent:
 
     # -- pods --------------------------------------------------------------------------------
 
-    def _pods_loop(self) -> None:
+    def _pods_loop(self, pods: PodWorkers) -> None:
         while not self._stop.is_set():
             try:
-                revision = self.resync()
+                revision = pods.resync()
                 for kind, pod in self.api.watch_pods(revision, int(self.config.resync_interval)):
                     if self._stop.is_set():
                         return
                     if kind in ("ADDED", "MODIFIED"):
-                        self._pod_changed(pod)
+                        pods.changed(pod)
                     elif kind == "DELETED":
-                        self._pod_gone(pod["metadata"]["uid"], check_docker=True)
+                        pods.gone(pod["metadata"]["uid"], check_docker=True)
             except ApiRejected as error:
                 if error.code != 410:  # 410: the revision is too old; the relist above handles it
                     log.warning("watching pods: %s", error)
@@ -192,66 +193,9 @@ class Agent:
                 log.warning("API server unreachable (%s); retrying", error)
                 self._stop.wait(2.0)
 
-    def resync(self) -> str:
-        """List the pods bound here, start or update their workers, clean up orphans."""
-        pods, revision = self.api.list_pods()
-        known = {p["metadata"]["uid"] for p in pods}
-        for pod in pods:
-            self._pod_changed(pod)
-        with self._lock:
-            gone = [uid for uid in self._workers if uid not in known]
-        for uid in gone:
-            self._pod_gone(uid)
-        try:
-            leftovers = set(self.runtime.list_pods()) | self.runtime.orphaned_volume_pods() | self.files.pod_uids()
-        except ContainerRuntimeError as error:
-            log.warning("listing containers: %s", error)
-            leftovers = set()
-        for uid in leftovers - known:
-            self._pod_gone(uid)
-        return revision
-
-    def _pod_changed(self, pod: dict) -> None:
-        uid = pod["metadata"]["uid"]
-        with self._lock:
-            worker = self._workers.get(uid)
-            if worker is None:
-                worker = self._new_worker(uid, pod)
-                worker.start()
-                return
-        worker.update(pod)
-
-    def _pod_gone(self, uid: str, check_docker: bool = False) -> None:
-        """The pod left the API: its worker (or a new one, for leftovers) removes what remains.
-        A pod whose worker finished its deletion has nothing left; ``check_docker`` looks first."""
-        with self._lock:
-            worker = self._workers.get(uid)
-        if worker is not None:
-            worker.update(None)
-            return
-        if check_docker and not self.runtime.observe_pod(uid).containers:
-            return
-        with self._lock:
-            if uid not in self._workers:
-                self._new_worker(uid, None).start()
-
-    def _new_worker(self, uid: str, pod: dict | None) -> PodWorker:
-        worker = PodWorker(uid, pod, config=self.config, ctx=self.ctx, runtime=self.runtime, api=self.api,
-                           events=self.events, prober=self.prober, addresses=self.addresses, files=self.files,
-                           on_exit=self._worker_exited)
-        self._workers[uid] = worker
-        return worker
-
-    def _worker_exited(self, uid: str, worker: PodWorker) -> None:
-        with self._lock:
-            if self._workers.get(uid) is worker:
-                del self._workers[uid]
-
     def wake(self, uid: str) -> None:
-        with self._lock:
-            worker = self._workers.get(uid)
-        if worker is not None:
-            worker.wake()
+        if self.pods is not None:
+            self.pods.wake(uid)
 
     def _on_docker_event(self, uid: str, action: str) -> None:
         if action in ("die", "oom", "start", "destroy", "kill"):
@@ -279,7 +223,7 @@ def run(config: AgentConfig) -> int:
         return 1
     done = threading.Event()
 
-    def shutdown(signum, frame) -> None:
+    def shutdown(signum: int, frame: FrameType | None) -> None:
         log.info("signal %s: stopping (containers keep running)", signum)
         agent.stop()
         done.set()

@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import Enum
+from typing import TypedDict
 
 from orchestrator.api.agentendpoint import SERVING_CERT_ANNOTATION
 from orchestrator.api.core import NodeAddressType, NodeConditionType
@@ -22,6 +23,7 @@ from orchestrator.api.timestamps import now_micro_time, now_rfc3339
 
 from agent.apiclient import ApiClient, ApiRejected, ApiUnavailable
 from agent.config import AgentConfig
+from agent.runtime.specs import MachineInfo
 
 log = logging.getLogger("dockyard.agent.node")
 
@@ -45,37 +47,46 @@ class NotReady(str, Enum):
     NO_POD_CIDR = "network not ready: waiting for the control plane to assign this node a pod CIDR"
 
 
-def conditions(not_ready: NotReady | None, previous: list[dict] | None = None) -> list[dict]:
+class RawNodeCondition(TypedDict):
+    """One of the Node's ``status.conditions``, as the agent writes it."""
+
+    type: str
+    status: str                 # "True" | "False"
+    reason: str
+    message: str
+    lastHeartbeatTime: str
+    lastTransitionTime: str
+
+
+def conditions(not_ready: NotReady | None, previous: Sequence[RawNodeCondition] | None = None) -> list[RawNodeCondition]:
     """The node's conditions; Ready unless ``not_ready`` says why not."""
     now = now_rfc3339()
-    ready = not_ready is None
-    before = {c.get("type"): c for c in previous or []}
+    before = {c["type"]: c for c in previous or []}
 
-    def condition(kind: NodeConditionType, status: bool, reason: str, message: str) -> dict:
+    def condition(kind: NodeConditionType, status: bool, reason: str, message: str) -> RawNodeCondition:
         text = "True" if status else "False"
-        old = before.get(kind.value) or {}
-        moved = old.get("status") != text
+        old = before.get(kind.value)
+        since = old["lastTransitionTime"] if old is not None and old["status"] == text else ""
         return {"type": kind.value, "status": text, "reason": reason, "message": message,
-                "lastHeartbeatTime": now,
-                "lastTransitionTime": now if moved or not old.get("lastTransitionTime") else old["lastTransitionTime"]}
+                "lastHeartbeatTime": now, "lastTransitionTime": since or now}
 
     return [
         condition(NodeConditionType.MEMORY_PRESSURE, False, "KubeletHasSufficientMemory",
                   "kubelet has sufficient memory available"),
         condition(NodeConditionType.DISK_PRESSURE, False, "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
         condition(NodeConditionType.PID_PRESSURE, False, "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-        condition(NodeConditionType.READY, ready, "KubeletReady" if ready else "KubeletNotReady",
-                  "kubelet is posting ready status" if ready else not_ready.value),
+        condition(NodeConditionType.READY, True, "KubeletReady", "kubelet is posting ready status")
+        if not_ready is None else condition(NodeConditionType.READY, False, "KubeletNotReady", not_ready.value),
     ]
 
 
-def allocatable(config: AgentConfig, machine: dict) -> dict[str, str]:
+def allocatable(config: AgentConfig, machine: MachineInfo) -> dict[str, str]:
     """Capacity and allocatable alike: the whole machine (no system reservations)."""
     return {"cpu": str(machine["cpus"]), "memory": f"{machine['memory_bytes'] // 1024}Ki",
             "pods": str(config.max_pods)}
 
 
-def node_object(config: AgentConfig, machine: dict, node_ip: str, endpoint_port: int, cert_sha256: str,
+def node_object(config: AgentConfig, machine: MachineInfo, node_ip: str, endpoint_port: int, cert_sha256: str,
                 not_ready: NotReady | None = None) -> dict:
     resources = allocatable(config, machine)
     return {
@@ -141,7 +152,7 @@ class Heartbeat:
         self.api, self.interval, self.not_ready = api, interval, not_ready
         self.node: dict | None = None  # the registered Node, for its Lease
         self._stop = threading.Event()
-        self._previous: list[dict] | None = None
+        self._previous: list[RawNodeCondition] | None = None
         self.thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
 
     def start(self) -> None:

@@ -7,10 +7,12 @@ them alone, so it is pure and unit-tested without Docker. Times are timezone-awa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 
+from agent import labels
 from agent.labels import SANDBOX
 
 
@@ -40,6 +42,21 @@ class ObservedContainer:
     image_id: str = ""              # sha256:… of the image
     ip: str | None = None           # the sandbox's address on the cluster network
     grace_seconds: int = 30         # the pod's terminationGracePeriodSeconds when it was created
+
+    @classmethod
+    def from_labels(cls, container_id: str, given: Mapping[str, str], state: RuntimeState, *,
+                    exit_code: int | None = None, oom_killed: bool = False, started_at: datetime | None = None,
+                    finished_at: datetime | None = None, image: str = "", image_id: str = "",
+                    ip: str | None = None) -> ObservedContainer:
+        """A container as its labels describe it (the agent's memory), with the state the engine
+        reports. Labels another program wrote wrong read as zero, never as an error."""
+        return cls(
+            id=container_id, name=given.get(labels.CONTAINER, ""), pod_uid=given.get(labels.POD_UID, ""),
+            pod_name=given.get(labels.POD_NAME, ""), pod_namespace=given.get(labels.POD_NAMESPACE, ""),
+            spec_hash=given.get(labels.SPEC_HASH, ""), attempt=_count(given.get(labels.RESTART_COUNT)),
+            backoff_streak=_count(given.get(labels.BACKOFF_STREAK)), state=state, exit_code=exit_code,
+            oom_killed=oom_killed, started_at=started_at, finished_at=finished_at, image=image, image_id=image_id,
+            ip=ip, grace_seconds=_count(given.get(labels.GRACE_PERIOD) or "30"))
 
     @property
     def is_sandbox(self) -> bool:
@@ -85,3 +102,10 @@ class ObservedPod:
 
     def app_containers(self) -> list[ObservedContainer]:
         return [c for c in self.containers if not c.is_sandbox]
+
+
+def _count(value: str | None) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0

@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from orchestrator.api.containers import ImagePullPolicy
@@ -39,10 +40,10 @@ from agent.network.resolvconf import pod_resolv_conf
 from agent.observed import ObservedContainer, ObservedPod, RuntimeState
 from agent.podfiles import PodFiles
 from agent.prober import Prober
-from agent.runtime.docker_runtime import DockerRuntime
 from agent.runtime.errors import (
     ContainerRuntimeError, CreateFailed, ImageNotPresent, ImagePullFailed, InvalidImageName, StartFailed,
 )
+from agent.runtime.protocol import Runtime
 from agent.status import compute_pod_status
 from agent.sync import Kill, KillReason, PodActions, Start, StartFailure, Waiting, compute_pod_actions
 
@@ -59,9 +60,9 @@ _FAILURE_REASONS = {
 
 
 class PodWorker:
-    def __init__(self, uid: str, pod: dict | None, *, config: AgentConfig, ctx: PodContext, runtime: DockerRuntime,
+    def __init__(self, uid: str, pod: dict | None, *, config: AgentConfig, ctx: PodContext, runtime: Runtime,
                  api: ApiClient, events: EventRecorder, prober: Prober, addresses: PodAddresses, files: PodFiles,
-                 on_exit) -> None:
+                 on_exit: Callable[[str, PodWorker], None]) -> None:
         self.uid = uid
         self.config, self.ctx, self.runtime, self.api, self.events, self.prober = \
             config, ctx, runtime, api, events, prober
@@ -134,8 +135,6 @@ class PodWorker:
             waiting = dict(actions.waiting)
         self._announce_backoffs(pod, observed, waiting)
         self._report(pod, observed, waiting)
-        if self._sandbox_failure is not None:
-            return 1.0  # _make_sandbox paces its own retries
         if not actions.idle:
             return 0.05
         wake = actions.wake_in if actions.wake_in is not None else self.config.status_interval
@@ -146,7 +145,8 @@ class PodWorker:
         self.prober.update(self.uid, pod, observed)
         actions = compute_pod_actions(
             pod, observed, now=utc_now(), backoff=self.config.backoff, image_backoff=self.config.image_backoff,
-            start_failures=self._start_failures, unhealthy=self.prober.unhealthy(self.uid, observed))
+            sandbox_backoff=self.config.sandbox_backoff, start_failures=self._start_failures,
+            sandbox_failure=self._sandbox_failure, unhealthy=self.prober.unhealthy(self.uid, observed))
         return observed, actions
 
     # -- applying actions --------------------------------------------------------------------
@@ -172,20 +172,17 @@ class PodWorker:
             if sandbox is not None and actions.new_sandbox_attempt > 0:
                 self.events.pod(pod, EventReason.SANDBOX_CHANGED, "Pod sandbox changed, it will be killed and re-created.")
             sandbox = self._make_sandbox(pod, actions.new_sandbox_attempt)
-            if sandbox is None:
-                message = self._sandbox_failure.message if self._sandbox_failure else ""
-                waiting.update({s.name: Waiting(ContainerWaitingReason.CONTAINER_CREATING, message)
-                                for s in actions.start})
-                return
+        if sandbox is None:
+            return  # no sandbox to start them in: the next plan has them wait, saying why
         for start in actions.start:
             result = self._start(pod, sandbox, start)
             if result is not None:
                 waiting[start.name] = result
 
     def _make_sandbox(self, pod: dict, attempt: int) -> ObservedContainer | None:
+        """The new sandbox; None when it could not be made (an event says why, and the planner
+        holds the next try back by the sandbox back-off)."""
         failure = self._sandbox_failure
-        if failure is not None and (utc_now() - failure.at).total_seconds() < min(2 ** failure.failures, 30):
-            return None
         try:
             for name, in_memory in pod_volumes(self.ctx, pod):
                 self.runtime.ensure_volume(name, self.uid, in_memory)
@@ -362,13 +359,13 @@ def _newer(candidate: dict, current: dict) -> bool:
         return True
 
 
-def _same_status(old: dict, new: dict) -> bool:
+def _same_status(old: Mapping[str, object], new: Mapping[str, object]) -> bool:
     """Equal once empty values are ignored (the API server drops nulls and empty maps)."""
     return _pruned(old) == _pruned(new)
 
 
-def _pruned(value):
-    if isinstance(value, dict):
+def _pruned(value: object) -> object:
+    if isinstance(value, Mapping):
         pruned = {k: _pruned(v) for k, v in value.items()}
         return {k: v for k, v in pruned.items() if v not in (None, {}, [])}
     if isinstance(value, list):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from anyio import to_thread
 from starlette.applications import Starlette
@@ -54,7 +54,7 @@ def streaming_app(streams: ContainerStreams) -> Starlette:
             return _status(errors.ApiError(str(error), errors.StatusReason.SERVICE_UNAVAILABLE, 503))
         return StreamingResponse(_lines(stream), media_type="text/plain")
 
-    def remote_command(verb: StreamVerb):
+    def remote_command(verb: StreamVerb) -> Callable[[WebSocket], Awaitable[None]]:
         start = streams.exec if verb is StreamVerb.EXEC else streams.attach
 
         async def serve(websocket: WebSocket) -> None:

@@ -11,7 +11,18 @@ The rules, in Kubernetes' terms:
 * **sandbox** — the pause container holds the pod's network and IPC namespaces. If it is missing,
   dead, or made from an older sandbox spec (hostPorts, hostname…), every app container is killed
   and the pod starts over in a new sandbox (the kubelet's ``SandboxChanged``). A pod whose
-  containers are all finished for good keeps no sandbox.
+  containers are all finished for good keeps no sandbox. When making the sandbox failed (the
+  pause image cannot be pulled, a hostPort is taken, no pod IP is left), the containers wait as
+  ``ContainerCreating`` with that failure's message until the sandbox back-off is over, counted
+  from the last failure. With :data:`~agent.config.SANDBOX_BACKOFF` (2 s doubling to 30 s)::
+
+      failures so far   last failure at   next try at
+      1                 0 s               2 s
+      2                 2 s               6 s     (4 s later)
+      3                 6 s               14 s    (8 s later)
+      4                 14 s              30 s    (16 s later)
+      5                 30 s              60 s    (32 s, capped at 30 s)
+
 * **restartPolicy** — ``Always`` restarts any exit, ``OnFailure`` a non-zero exit, ``Never``
   nothing; restarts wait out the back-off of :mod:`agent.backoff` (``CrashLoopBackOff``).
 * **spec change** — a container whose spec hash label differs from the pod's spec is replaced at
@@ -50,13 +61,19 @@ class KillReason(str, Enum):
 
 @dataclass(frozen=True)
 class StartFailure:
-    """The last failed attempt to start a container (pull, config, create or start)."""
+    """The last failed attempt to start a container (pull, config, create or start) or to make the
+    pod's sandbox."""
 
     reason: ContainerWaitingReason
     message: str
     failures: int          # consecutive failures so far
     at: datetime
     image: str = ""
+
+    def retry_in(self, now: datetime, policy: BackoffPolicy) -> float:
+        """Seconds from ``now`` until the next try (≤ 0: try now): the back-off after
+        ``failures`` failures in a row, counted from the last."""
+        return delay_for(self.failures, policy) - (now - self.at).total_seconds()
 
 
 @dataclass(frozen=True)
@@ -114,12 +131,14 @@ def is_finished(pod: dict, observed: ObservedPod) -> bool:
 
 
 def compute_pod_actions(pod: dict, observed: ObservedPod, *, now: datetime, backoff: BackoffPolicy,
-                        image_backoff: BackoffPolicy, start_failures: Mapping[str, StartFailure],
+                        image_backoff: BackoffPolicy, sandbox_backoff: BackoffPolicy,
+                        start_failures: Mapping[str, StartFailure], sandbox_failure: StartFailure | None,
                         unhealthy: Mapping[str, str]) -> PodActions:
-    """The next steps for ``pod``. ``unhealthy`` maps a container name to why its liveness or
-    startup probe gave up on the *currently running* instance."""
+    """The next steps for ``pod``. ``start_failures`` are the last failed starts by container
+    name, ``sandbox_failure`` the last failed sandbox (each ``None``/absent once one worked), and
+    ``unhealthy`` maps a container name to why its liveness or startup probe gave up on the
+    *currently running* instance."""
     spec = pod["spec"]
-    policy = spec.get("restartPolicy", RestartPolicy.ALWAYS.value)
     containers = spec.get("containers") or []
     sandbox = observed.sandbox
     garbage = _garbage(observed, [c["name"] for c in containers])
@@ -128,110 +147,143 @@ def compute_pod_actions(pod: dict, observed: ObservedPod, *, now: datetime, back
         kills = (Kill(sandbox, KillReason.POD_COMPLETED, "pod completed"),) if sandbox and sandbox.running else ()
         return PodActions(kill=kills, remove=garbage)
 
-    sandbox_ok = sandbox is not None and sandbox.running and sandbox.spec_hash == sandbox_hash(pod)
-    if not sandbox_ok:
-        return _new_sandbox(pod, observed, sandbox, policy, garbage, now, backoff, image_backoff, start_failures)
-
-    kills: list[Kill] = []
-    starts: list[Start] = []
-    waiting: dict[str, Waiting] = {}
-    wakes: list[float] = []
-    removals = list(garbage)
+    rules = _Rules(now, spec.get("restartPolicy", RestartPolicy.ALWAYS.value), backoff, image_backoff, start_failures)
+    steps = _Steps(list(garbage))
+    if sandbox is None or not sandbox.running or sandbox.spec_hash != sandbox_hash(pod):
+        return _new_sandbox(pod, observed, steps, rules, sandbox_failure, sandbox_backoff)
     for container in containers:
         name = container["name"]
         latest = observed.latest(name)
         if latest is not None and latest.running:
             if latest.spec_hash != spec_hash(container):
-                kills.append(Kill(latest, KillReason.SPEC_CHANGED,
-                                  f"Container {name} definition changed, will be restarted"))
-                starts.append(Start(name, latest.attempt + 1, latest.backoff_streak))
+                steps.kills.append(Kill(latest, KillReason.SPEC_CHANGED,
+                                        f"Container {name} definition changed, will be restarted"))
+                steps.starts.append(Start(name, latest.attempt + 1, latest.backoff_streak))
             elif name in unhealthy:
-                kills.append(Kill(latest, KillReason.UNHEALTHY, unhealthy[name]))
+                steps.kills.append(Kill(latest, KillReason.UNHEALTHY, unhealthy[name]))
             continue
-        decision = _start_or_wait(container, latest, policy, now, backoff, image_backoff, start_failures.get(name))
-        if isinstance(decision, Start):
-            if latest is not None and latest.state is RuntimeState.CREATED:
-                removals.append(latest.id)  # never started (agent died mid-way): make it anew
-            starts.append(decision)
-        elif isinstance(decision, tuple):
-            waiting[name], wake = decision
-            if wake is not None:
-                wakes.append(wake)
-    return PodActions(None, tuple(kills), tuple(starts), tuple(removals), waiting, min(wakes) if wakes else None)
+        steps.start_or_wait(container, latest, rules)
+    return steps.actions()
 
 
-def _new_sandbox(pod, observed, sandbox, policy, garbage, now, backoff, image_backoff, start_failures) -> PodActions:
+def _new_sandbox(pod: dict, observed: ObservedPod, steps: _Steps, rules: _Rules, failure: StartFailure | None,
+                 sandbox_backoff: BackoffPolicy) -> PodActions:
+    """The sandbox is missing, dead or outdated: kill what runs in it and start over in a new
+    one, once the back-off of its last failure (if any) is over."""
+    sandbox = observed.sandbox
     changed = "Pod sandbox changed, it will be killed and re-created."
-    kills = [Kill(c, KillReason.SANDBOX_CHANGED, changed) for c in observed.app_containers() if c.running]
+    steps.kills = [Kill(c, KillReason.SANDBOX_CHANGED, changed) for c in observed.app_containers() if c.running]
     if sandbox is not None and sandbox.running:
-        kills.append(Kill(sandbox, KillReason.SANDBOX_CHANGED, changed))
-    if policy == RestartPolicy.NEVER.value and observed.app_containers():
+        steps.kills.append(Kill(sandbox, KillReason.SANDBOX_CHANGED, changed))
+    if rules.restart_policy == RestartPolicy.NEVER.value and observed.app_containers():
         # The kubelet never rebuilds the sandbox of a Never pod that already ran: it ends.
-        return PodActions(kill=tuple(kills), remove=garbage)
-    killed = {k.container.id for k in kills}
-    starts, waiting, wakes, removals = [], {}, [], list(garbage)
+        return steps.actions()
+    killed = {k.container.id for k in steps.kills}
     for container in pod["spec"].get("containers") or []:
-        name = container["name"]
-        latest = observed.latest(name)
+        latest = observed.latest(container["name"])
         if latest is not None and latest.id in killed:
-            starts.append(Start(name, latest.attempt + 1, latest.backoff_streak))
-            continue
-        decision = _start_or_wait(container, latest, policy, now, backoff, image_backoff, start_failures.get(name))
+            steps.starts.append(Start(container["name"], latest.attempt + 1, latest.backoff_streak))
+        else:
+            steps.start_or_wait(container, latest, rules)
+    if sandbox is not None:
+        steps.removals += [c.id for c in observed.instances(sandbox.name)]
+    if failure is not None and (retry_in := failure.retry_in(rules.now, sandbox_backoff)) > 0:
+        # Nothing starts without a sandbox: what would start waits, saying why the last one failed.
+        for start in steps.starts:
+            steps.wait(start.name, Waiting(ContainerWaitingReason.CONTAINER_CREATING, failure.message), retry_in)
+        steps.starts = []
+        steps.wakes.append(retry_in)
+        return steps.actions()
+    return steps.actions(new_sandbox_attempt=sandbox.attempt + 1 if sandbox else 0)
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """What one pass decides starts by, besides the containers themselves."""
+
+    now: datetime
+    restart_policy: str
+    backoff: BackoffPolicy
+    image_backoff: BackoffPolicy
+    start_failures: Mapping[str, StartFailure]
+
+
+@dataclass(frozen=True)
+class _Wait:
+    waiting: Waiting
+    wake_in: float      # seconds until the wait is over
+
+
+@dataclass
+class _Steps:
+    """The steps for one pod, gathered container by container."""
+
+    removals: list[str]
+    kills: list[Kill] = field(default_factory=list)
+    starts: list[Start] = field(default_factory=list)
+    waiting: dict[str, Waiting] = field(default_factory=dict)
+    wakes: list[float] = field(default_factory=list)
+
+    def start_or_wait(self, container: dict, latest: ObservedContainer | None, rules: _Rules) -> None:
+        """Start a container that is not running, or note why it waits and until when."""
+        decision = _start_or_wait(container, latest, rules)
         if isinstance(decision, Start):
             if latest is not None and latest.state is RuntimeState.CREATED:
-                removals.append(latest.id)
-            starts.append(decision)
-        elif isinstance(decision, tuple):
-            waiting[name], wake = decision
-            if wake is not None:
-                wakes.append(wake)
-    old_sandboxes = [c.id for c in observed.instances(sandbox.name)] if sandbox else []
-    attempt = sandbox.attempt + 1 if sandbox else 0
-    return PodActions(attempt, tuple(kills), tuple(starts), tuple(dict.fromkeys(removals + old_sandboxes)), waiting,
-                      min(wakes) if wakes else None)
+                self.removals.append(latest.id)  # never started (agent died mid-way): make it anew
+            self.starts.append(decision)
+        elif decision is not None:
+            self.wait(container["name"], decision.waiting, decision.wake_in)
+
+    def wait(self, name: str, waiting: Waiting, wake_in: float) -> None:
+        self.waiting[name] = waiting
+        self.wakes.append(wake_in)
+
+    def actions(self, new_sandbox_attempt: int | None = None) -> PodActions:
+        return PodActions(new_sandbox_attempt, tuple(self.kills), tuple(self.starts),
+                          tuple(dict.fromkeys(self.removals)), self.waiting, min(self.wakes, default=None))
 
 
-def _start_or_wait(container: dict, latest: ObservedContainer | None, policy: str, now: datetime,
-                   backoff: BackoffPolicy, image_backoff: BackoffPolicy, failure: StartFailure | None
-                   ) -> Start | tuple[Waiting, float | None] | None:
+def _start_or_wait(container: dict, latest: ObservedContainer | None, rules: _Rules) -> Start | _Wait | None:
     """Start the container now, wait (and why, and for how long), or leave it (finished)."""
     name = container["name"]
+    failure = rules.start_failures.get(name)
     if latest is None or latest.state is RuntimeState.CREATED:
         attempt = latest.attempt if latest else 0
         streak = latest.backoff_streak if latest else 0
-        return _unless_start_failed(name, Start(name, attempt, streak), now, image_backoff, failure)
+        return _unless_start_failed(Start(name, attempt, streak), rules.now, rules.image_backoff, failure)
     if not latest.exited:
         return None  # paused or being removed: nothing of ours to do
-    if not should_restart(policy, latest):
+    if not should_restart(rules.restart_policy, latest):
         return None
     if latest.spec_hash != spec_hash(container):
         # The kubelet keys its back-off by the container's spec hash: a fixed spec starts at once.
-        return _unless_start_failed(name, Start(name, latest.attempt + 1, 0), now, image_backoff, failure)
-    plan = plan_restart(latest.backoff_streak, latest.ran_for(), backoff)
-    finished = latest.finished_at or now
-    remaining = plan.delay - (now - finished).total_seconds()
+        return _unless_start_failed(Start(name, latest.attempt + 1, 0), rules.now, rules.image_backoff, failure)
+    plan = plan_restart(latest.backoff_streak, latest.ran_for(), rules.backoff)
+    finished = latest.finished_at or rules.now
+    remaining = plan.delay - (rules.now - finished).total_seconds()
     if remaining > 0:
         message = (f"back-off {go_duration(plan.delay)} restarting failed container={name} "
                    f"pod={latest.pod_name}_{latest.pod_namespace}({latest.pod_uid})")
-        return Waiting(ContainerWaitingReason.CRASH_LOOP_BACK_OFF, message), remaining
-    return _unless_start_failed(name, Start(name, latest.attempt + 1, plan.next_streak), now, image_backoff, failure)
+        return _Wait(Waiting(ContainerWaitingReason.CRASH_LOOP_BACK_OFF, message), remaining)
+    return _unless_start_failed(Start(name, latest.attempt + 1, plan.next_streak), rules.now, rules.image_backoff,
+                                failure)
 
 
-def _unless_start_failed(name: str, start: Start, now: datetime, image_backoff: BackoffPolicy,
-                         failure: StartFailure | None) -> Start | tuple[Waiting, float | None]:
+def _unless_start_failed(start: Start, now: datetime, image_backoff: BackoffPolicy,
+                         failure: StartFailure | None) -> Start | _Wait:
     if failure is None:
         return start
-    since = (now - failure.at).total_seconds()
-    remaining = delay_for(failure.failures, image_backoff) - since
+    remaining = failure.retry_in(now, image_backoff)
     if remaining <= 0:
         return start
-    reason = failure.reason
-    if reason is ContainerWaitingReason.ERR_IMAGE_PULL and since >= ERR_IMAGE_PULL_SHOWN_FOR:
-        return Waiting(ContainerWaitingReason.IMAGE_PULL_BACK_OFF, f'Back-off pulling image "{failure.image}"'), \
-            remaining
-    wake = min(remaining, ERR_IMAGE_PULL_SHOWN_FOR - since) if reason is ContainerWaitingReason.ERR_IMAGE_PULL \
-        else remaining
-    return Waiting(reason, failure.message), max(wake, 0.05)
+    since = (now - failure.at).total_seconds()
+    if failure.reason is not ContainerWaitingReason.ERR_IMAGE_PULL:
+        return _Wait(Waiting(failure.reason, failure.message), max(remaining, 0.05))
+    if since >= ERR_IMAGE_PULL_SHOWN_FOR:
+        return _Wait(Waiting(ContainerWaitingReason.IMAGE_PULL_BACK_OFF, f'Back-off pulling image "{failure.image}"'),
+                     remaining)
+    # wake up when ErrImagePull turns into ImagePullBackOff
+    return _Wait(Waiting(failure.reason, failure.message), max(min(remaining, ERR_IMAGE_PULL_SHOWN_FOR - since), 0.05))
 
 
 def _garbage(observed: ObservedPod, names: list[str]) -> tuple[str, ...]:

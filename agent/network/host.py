@@ -31,13 +31,14 @@ import fcntl
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import TextIO
 
 from orchestrator.api.clusternetwork import ClusterNetwork
 from orchestrator.api.nodestatus import internal_ip
 
 from agent.network import ip
-from agent.network.clusterview import ClusterView
+from agent.network.clusterview import ClusterView, NetworkSnapshot
 from agent.network.dns.errors import DnsBindError
 from agent.network.dns.resolver import Resolver
 from agent.network.dns.server import DnsServer
@@ -69,7 +70,7 @@ class HostNetworking:
         self._on_failure = on_failure
         self._dns_running = False
         self._last_failure: str | None = None
-        self._lock_file = None
+        self._lock_file: TextIO | None = None  # open while this agent holds the host lock
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="host-networking", daemon=True)
 
@@ -137,7 +138,7 @@ class HostNetworking:
             self._last_failure = None
         return True
 
-    def _sync_proxy(self, snapshot, force: bool) -> None:
+    def _sync_proxy(self, snapshot: NetworkSnapshot, force: bool) -> None:
         self.proxy.local_nodes = self._local_nodes(snapshot.nodes)
         self.proxy.sync(snapshot, force=force)
 
@@ -147,7 +148,7 @@ class HostNetworking:
             self._dns_running = True
             log.info("cluster DNS serving on %s:53", self.network.gateway)
 
-    def _local_nodes(self, nodes) -> dict[str, str]:
+    def _local_nodes(self, nodes: Iterable[dict]) -> dict[str, str]:
         local = {found.address for found in ip.addresses()}
         return {node["metadata"]["name"]: address for node in nodes
                 if (address := internal_ip(node)) is not None and address in local}
@@ -168,7 +169,7 @@ class HostNetworking:
         self._lock_file = handle
         return True
 
-    def _dns_snapshot(self):
+    def _dns_snapshot(self) -> NetworkSnapshot | None:
         """What the DNS answers from; None until the view has listed everything once (the DNS
         then says SERVFAIL, which resolvers do not cache, rather than a false NXDOMAIN)."""
         return self.view.snapshot() if self.view.synced() else None

@@ -43,6 +43,10 @@ class Route:
     destination: str    # a network in CIDR form, "10.244.2.0/24" (a host route is "/32")
     gateway: str | None = None
 
+    def spec(self) -> list[str]:
+        """The route as ``ip route`` names it: its destination, and its next hop if it has one."""
+        return [self.destination, "via", self.gateway] if self.gateway else [self.destination]
+
 
 def addresses() -> list[InterfaceAddress]:
     """Every IPv4 address of every interface of this network namespace."""
@@ -82,13 +86,13 @@ def routes() -> list[Route]:
 
 
 def replace_route(route: Route) -> None:
-    _run("route", "replace", route.destination, "via", route.gateway)
+    _run("route", "replace", *route.spec())
 
 
 def delete_route(route: Route) -> None:
     """Remove exactly this route (destination and next hop); one already gone is fine."""
     try:
-        _run("route", "delete", route.destination, "via", route.gateway)
+        _run("route", "delete", *route.spec())
     except IpCommandFailed as error:
         if "No such process" not in str(error):  # the kernel's words for "no such route"
             raise

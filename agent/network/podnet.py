@@ -37,8 +37,8 @@ from agent import labels
 from agent.network import ip
 from agent.network.ip import IpCommandFailed
 from agent.network.names import bridge_name, network_lock_path, network_name
-from agent.runtime.docker_runtime import DockerRuntime
 from agent.runtime.errors import ContainerRuntimeError, SubnetOverlaps
+from agent.runtime.protocol import PodNetworks
 from agent.runtime.specs import NetworkSpec, NetworkState
 
 log = logging.getLogger("dockyard.agent.podnet")
@@ -101,7 +101,7 @@ def overlap_message(spec: NetworkSpec, others: list[NetworkState]) -> str:
             f"that no Docker network uses, or remove that network")
 
 
-def ensure_pod_network(runtime: DockerRuntime, spec: NetworkSpec) -> str:
+def ensure_pod_network(runtime: PodNetworks, spec: NetworkSpec) -> str:
     """The id of the cluster's pod network on this engine, made if missing."""
     with open(network_lock_path(spec.name), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -138,7 +138,7 @@ class BridgeAddressKeeper:
     """Keeps this node's address on the bridge: checked every ``interval`` seconds, because
     Docker recreating the network (after someone removed it) makes a new bridge without it."""
 
-    def __init__(self, runtime: DockerRuntime, spec: NetworkSpec, address: str, interval: float) -> None:
+    def __init__(self, runtime: PodNetworks, spec: NetworkSpec, address: str, interval: float) -> None:
         self.runtime, self.spec, self.address, self.interval = runtime, spec, address, interval
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="bridge-address", daemon=True)

@@ -88,8 +88,8 @@ def _merge_options(base: list[str], extra: list[dict]) -> list[str]:
     for option in base:
         name, _, value = option.partition(":")
         merged[name] = value or None
-    for option in extra:
-        merged[option["name"]] = option.get("value")
+    for given in extra:
+        merged[given["name"]] = given.get("value")
     return [f"{name}:{value}" if value is not None else name for name, value in merged.items()]
 
 

@@ -195,6 +195,8 @@ def _request(url: str, headers: dict[str, str], deadline: float) -> tuple[HttpRe
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise timed_out
+    if not parts.hostname:
+        raise CheckFailed(f'Get "{url}": http: no Host in request URL')  # Go's net/http words
     if parts.scheme == "https":
         conn: http.client.HTTPConnection = http.client.HTTPSConnection(
             parts.hostname, parts.port, timeout=remaining, context=_unverified_tls())

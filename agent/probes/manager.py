@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import TypeGuard
 
 from agent.events import EventReason
 from agent.hooks import Hook, run_hook
@@ -212,5 +213,5 @@ class ProbeManager:
         return time.monotonic() - max(0.0, age)
 
 
-def _running(container: ObservedContainer | None) -> bool:
+def _running(container: ObservedContainer | None) -> TypeGuard[ObservedContainer]:
     return container is not None and container.running

@@ -17,7 +17,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import docker
 from docker.errors import APIError, DockerException, NotFound
+from docker.models.networks import Network
+from docker.models.volumes import Volume
 
 from agent.labels import Owner, cluster_filter
 from agent.runtime.engine import connect
@@ -88,7 +91,7 @@ def remove_node_containers(cluster_uid: str, node: str, docker_host: str | None 
     return len(containers)
 
 
-def _remove_container(client, container_id: str) -> str | None:
+def _remove_container(client: docker.DockerClient, container_id: str) -> str | None:
     try:
         client.api.remove_container(container_id, force=True, v=True)  # v: its anonymous volumes too
     except NotFound:
@@ -99,7 +102,7 @@ def _remove_container(client, container_id: str) -> str | None:
     return None
 
 
-def _remove_network(network, attempts: int = 10, pause: float = 0.3) -> str | None:
+def _remove_network(network: Network, attempts: int = 10, pause: float = 0.3) -> str | None:
     """Docker releases a removed container's endpoint a moment after the removal returns, so a
     network whose last containers just went may still say "active endpoints": ask again."""
     for attempt in range(attempts):
@@ -115,7 +118,7 @@ def _remove_network(network, attempts: int = 10, pause: float = 0.3) -> str | No
     return None
 
 
-def _remove_volume(volume) -> str | None:
+def _remove_volume(volume: Volume) -> str | None:
     try:
         volume.remove(force=True)
     except NotFound:

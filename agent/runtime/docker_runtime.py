@@ -18,9 +18,10 @@ import platform
 import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import Required, TypedDict
 
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
-from docker.types import IPAMConfig, IPAMPool, Mount
+from docker.types import CancellableStream, IPAMConfig, IPAMPool, Mount
 
 from agent import labels
 from agent.labels import Owner
@@ -29,12 +30,14 @@ from agent.runtime.engine import connect
 from agent.runtime.errors import (
     AddressInUse, CreateFailed, ImagePullFailed, InvalidImageName, SandboxFailed, StartFailed, SubnetOverlaps,
 )
-from agent.runtime.specs import ContainerSpec, MountSpec, NetworkSpec, NetworkState, SandboxSpec
+from agent.runtime.specs import ContainerSpec, MachineInfo, MountSpec, NetworkSpec, NetworkState, SandboxSpec
 
 log = logging.getLogger("dockyard.agent.runtime")
 
 #: the driver option that names a bridge network's Linux bridge
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
+#: the exit code of a command that could not be run at all (the shells' "cannot execute")
+CANNOT_EXECUTE = 126
 
 
 class DockerRuntime:
@@ -44,7 +47,7 @@ class DockerRuntime:
 
     # -- the node ----------------------------------------------------------------------------
 
-    def machine(self) -> dict:
+    def machine(self) -> MachineInfo:
         """What the Node object reports: cpus, memory, OS, kernel, engine version."""
         info = self.client.info()
         version = self.client.version()
@@ -256,22 +259,22 @@ class DockerRuntime:
     def exec_in(self, container_id: str, argv: list[str], timeout: float) -> tuple[int, str]:
         """Run ``argv`` in a running container; (exit code, combined output). A command still
         running after ``timeout`` counts as failed (exit code -1), as a timed-out exec probe does."""
-        result: dict = {}
+        finished: list[tuple[int, str]] = []  # (exit code, output) once the command ended
 
         def run() -> None:
             try:
                 exec_id = self.client.api.exec_create(container_id, argv, stdout=True, stderr=True)["Id"]
-                output = self.client.api.exec_start(exec_id)
-                result["output"] = output.decode(errors="replace")
-                result["code"] = self.client.api.exec_inspect(exec_id).get("ExitCode")
+                output = self.client.api.exec_start(exec_id).decode(errors="replace")
+                code = self.client.api.exec_inspect(exec_id).get("ExitCode")
+                finished.append((CANNOT_EXECUTE if code is None else int(code), output))
             except APIError as error:
-                result["output"], result["code"] = str(error.explanation or error), 126
+                finished.append((CANNOT_EXECUTE, str(error.explanation or error)))
         worker = threading.Thread(target=run, daemon=True, name="exec")
         worker.start()
         worker.join(timeout)
         if worker.is_alive():
             return -1, f"command timed out after {timeout:g}s"
-        return int(result.get("code") if result.get("code") is not None else 126), result.get("output", "")
+        return finished[0] if finished else (CANNOT_EXECUTE, "")
 
     # -- events ------------------------------------------------------------------------------
 
@@ -299,8 +302,57 @@ class DockerRuntime:
                     stream.close()
 
 
-def _network_state(attrs: dict) -> NetworkState:
-    pools = (attrs.get("IPAM") or {}).get("Config") or []
+# The parts of Docker's inspect answers the adapter reads (docker-py hands them over as plain
+# dicts); every field may be missing or null in some engine version, hence total=False and the
+# ``or`` defaults where they are read.
+
+class _RawPool(TypedDict, total=False):
+    Subnet: str
+    Gateway: str
+
+
+class _RawIpam(TypedDict, total=False):
+    Config: list[_RawPool] | None
+
+
+class _RawNetwork(TypedDict, total=False):
+    Id: Required[str]
+    Name: str
+    IPAM: _RawIpam | None
+    Options: dict[str, str] | None
+
+
+class _RawConfig(TypedDict, total=False):
+    Labels: dict[str, str] | None
+    Image: str
+
+
+class _RawState(TypedDict, total=False):
+    Status: str                 # created | running | paused | restarting | removing | exited | dead
+    ExitCode: int
+    OOMKilled: bool
+    StartedAt: str              # RFC 3339 with nanoseconds; 0001-01-01T00:00:00Z for never
+    FinishedAt: str
+
+
+class _RawEndpoint(TypedDict, total=False):
+    IPAddress: str
+
+
+class _RawNetworkSettings(TypedDict, total=False):
+    Networks: dict[str, _RawEndpoint] | None
+
+
+class _RawContainer(TypedDict, total=False):
+    Id: Required[str]
+    Image: str                  # the image id, sha256:…
+    Config: _RawConfig | None
+    State: _RawState | None
+    NetworkSettings: _RawNetworkSettings | None
+
+
+def _network_state(attrs: _RawNetwork) -> NetworkState:
+    pools = (attrs.get("IPAM") or _RawIpam()).get("Config") or []
     return NetworkState(
         id=attrs["Id"], name=attrs.get("Name") or "",
         subnets=tuple(p["Subnet"] for p in pools if p.get("Subnet")),
@@ -308,45 +360,27 @@ def _network_state(attrs: dict) -> NetworkState:
         bridge=(attrs.get("Options") or {}).get(BRIDGE_NAME_OPTION))
 
 
-def _close_when(stop: threading.Event, stream) -> None:
+def _close_when(stop: threading.Event, stream: CancellableStream) -> None:
     stop.wait()
     stream.close()
 
 
-def _observed(attrs: dict) -> ObservedContainer:
-    config_labels = (attrs.get("Config") or {}).get("Labels") or {}
-    state = attrs.get("State") or {}
-    status = state.get("Status") or ""
+def _observed(attrs: _RawContainer) -> ObservedContainer:
+    config = attrs.get("Config") or _RawConfig()
+    state = attrs.get("State") or _RawState()
     runtime_state = {"created": RuntimeState.CREATED, "running": RuntimeState.RUNNING,
-                     "exited": RuntimeState.EXITED}.get(status, RuntimeState.UNKNOWN)
-    networks = (attrs.get("NetworkSettings") or {}).get("Networks") or {}
-    ip = next((n.get("IPAddress") for n in networks.values() if n.get("IPAddress")), None)
-    return ObservedContainer(
-        id=attrs["Id"],
-        name=config_labels.get(labels.CONTAINER, ""),
-        pod_uid=config_labels.get(labels.POD_UID, ""),
-        pod_name=config_labels.get(labels.POD_NAME, ""),
-        pod_namespace=config_labels.get(labels.POD_NAMESPACE, ""),
-        spec_hash=config_labels.get(labels.SPEC_HASH, ""),
-        attempt=_int(config_labels.get(labels.RESTART_COUNT)),
-        backoff_streak=_int(config_labels.get(labels.BACKOFF_STREAK)),
-        state=runtime_state,
-        exit_code=state.get("ExitCode") if runtime_state is RuntimeState.EXITED else None,
+                     "exited": RuntimeState.EXITED}.get(state.get("Status") or "", RuntimeState.UNKNOWN)
+    exited = runtime_state is RuntimeState.EXITED
+    networks = (attrs.get("NetworkSettings") or _RawNetworkSettings()).get("Networks") or {}
+    return ObservedContainer.from_labels(
+        attrs["Id"], config.get("Labels") or {}, runtime_state,
+        exit_code=state.get("ExitCode") if exited else None,
         oom_killed=bool(state.get("OOMKilled")),
         started_at=_docker_time(state.get("StartedAt")),
-        finished_at=_docker_time(state.get("FinishedAt")) if runtime_state is RuntimeState.EXITED else None,
-        image=(attrs.get("Config") or {}).get("Image") or "",
+        finished_at=_docker_time(state.get("FinishedAt")) if exited else None,
+        image=config.get("Image") or "",
         image_id=attrs.get("Image") or "",
-        ip=ip,
-        grace_seconds=_int(config_labels.get(labels.GRACE_PERIOD) or "30"),
-    )
-
-
-def _int(value: str | None) -> int:
-    try:
-        return int(value or 0)
-    except ValueError:
-        return 0
+        ip=next((n["IPAddress"] for n in networks.values() if n.get("IPAddress")), None))
 
 
 def _docker_time(value: str | None) -> datetime | None:

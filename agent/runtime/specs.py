@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TypedDict
 
 
 class MountKind(str, Enum):
@@ -52,6 +53,19 @@ class NetworkState:
     subnets: tuple[str, ...]
     gateways: tuple[str, ...]
     bridge: str | None           # None when Docker chose the bridge's name itself
+
+
+class MachineInfo(TypedDict):
+    """The engine's machine as the Node object reports it (capacity, ``nodeInfo``, labels)."""
+
+    cpus: int
+    memory_bytes: int
+    os: str                     # GOOS spelling: linux
+    arch: str                   # GOARCH spelling: amd64, arm64
+    os_image: str
+    kernel: str
+    engine: str                 # the Docker engine's version
+    machine_id: str
 
 
 @dataclass(frozen=True)

@@ -204,17 +204,22 @@ class LogStream:
                 pass
 
 
+#: what docker-py hands back for an attached stream: a SocketIO over a unix socket, or the raw
+#: socket for TLS hosts
+HijackedSocket = socket.SocketIO | socket.socket
+
+
 class StreamSession(ABC):
     """A hijacked Docker socket: read output frames, feed stdin, resize, learn how it ended.
 
     Reading happens in one thread and writing in another; both use the same socket, which is
     safe for one reader and one writer."""
 
-    def __init__(self, api: docker.APIClient, sock, tty: bool) -> None:
+    def __init__(self, api: docker.APIClient, sock: HijackedSocket, tty: bool) -> None:
         self._api = api
         self._sock = sock
-        # docker-py hands back a SocketIO over a unix socket, or the raw socket for TLS hosts
-        self._raw: socket.socket = getattr(sock, "_sock", sock)
+        # the socket itself, for shutdown(); a SocketIO keeps it in its (undeclared) _sock
+        self._raw: socket.socket = sock if isinstance(sock, socket.socket) else getattr(sock, "_sock")
         self._frames = frames_iter(sock, tty)
         self._lock = threading.Lock()
         self._closed = False
@@ -271,7 +276,7 @@ class StreamSession(ABC):
 class ExecSession(StreamSession):
     """One running ``docker exec``; it ends with the command's exit code."""
 
-    def __init__(self, api: docker.APIClient, exec_id: str, sock, tty: bool) -> None:
+    def __init__(self, api: docker.APIClient, exec_id: str, sock: HijackedSocket, tty: bool) -> None:
         super().__init__(api, sock, tty)
         self.exec_id = exec_id
 
@@ -300,7 +305,7 @@ class AttachSession(StreamSession):
     closed its output, and the session ends in success as the kubelet's does: how the container
     itself ended is in the pod's status, which is where ``kubectl run`` reads it."""
 
-    def __init__(self, api: docker.APIClient, container_id: str, sock, tty: bool) -> None:
+    def __init__(self, api: docker.APIClient, container_id: str, sock: HijackedSocket, tty: bool) -> None:
         super().__init__(api, sock, tty)
         self.container_id = container_id
 

@@ -9,10 +9,11 @@ and their wording, the kill path (preStop, then stop with what is left of the gr
 deletion (containers, volumes and files gone before the pod leaves the API), status writes only
 when something changed, and what a 409 or 404 on a write does.
 
-The fakes keep just enough state to be honest. :class:`FakeRuntime` holds containers as the
-:class:`~agent.observed.ObservedContainer` values the real adapter would read back from the labels
-of the specs the worker built, so the planner sees the worker's own work on the next pass. A
-:class:`Clock` stands in for the worker's wall clock and monotonic clock, so back-offs and grace
+The runtime is :class:`~tests.support.fakeruntime.FakeRuntime`, held to the same contract suite as
+the real Docker adapter (``test_agent_runtime_contract.py``): it reads containers back from the
+labels of the specs the worker built, so the planner sees the worker's own work on the next pass,
+and it refuses what Docker refuses (a taken name, a missing image or sandbox). The other fakes keep
+just enough state to be honest. A :class:`Clock` stands in for the worker's wall clock and monotonic clock, so back-offs and grace
 periods are exact and nothing sleeps. Each pass is one call of :meth:`PodWorker.sync`, as its
 thread makes them; the thread itself runs only where its exit path is the point.
 """
@@ -20,11 +21,8 @@ thread makes them; the thread itself runs only where its exit path is the point.
 from __future__ import annotations
 
 import copy
-import hashlib
-import itertools
 import tempfile
 import threading
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
@@ -35,19 +33,17 @@ from orchestrator.api.defaults import apply_defaults
 from orchestrator.api.pod import ContainerWaitingReason as Why
 from orchestrator.api.registry import kind_for
 
-from agent import labels, pod_worker
+from agent import pod_worker
 from agent.apiclient import ApiRejected
 from agent.config import AgentConfig, BackoffPolicy
 from agent.container_config import PodContext, volume_name
 from agent.events import EventReason as Ev
 from agent.labels import SANDBOX, Owner
-from agent.observed import ObservedContainer, ObservedPod, RuntimeState
-from agent.pod_worker import PodWorker
 from agent.network.ipam import PodAddresses
-from agent.runtime.errors import (
-    AddressInUse, CreateFailed, ImagePullFailed, InvalidImageName, SandboxFailed, StartFailed,
-)
-from agent.runtime.specs import MountKind, MountSpec, NetworkSpec, NetworkState
+from agent.observed import ObservedContainer, ObservedPod
+from agent.pod_worker import PodWorker
+from agent.runtime.specs import MountKind, MountSpec, NetworkSpec
+from tests.support.fakeruntime import NO_REGISTRY, FakeRuntime
 
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 UID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
@@ -55,7 +51,8 @@ PAUSE = "dockyard/pause:1.0"
 IMAGE = "busybox:1.36"
 POD_CIDR = "10.244.1.0/24"
 POD_IP = "10.244.1.2"  # the lowest address a pod gets in POD_CIDR
-NO_REGISTRY = "dial tcp: lookup registry-1.docker.io: no such host"
+#: what the node's registry serves (tests take images out of it to make pulls fail)
+REGISTRY = (PAUSE, IMAGE, "busybox:1.37", "nginx:latest")
 NETWORK = NetworkSpec(name="dy-net", subnet="10.244.0.0/16", gateway="10.244.0.1", bridge="dy-3f2b8c1e", labels={})
 CTX = PodContext(owner=Owner("3f2b8c1e-5d1a-4c1e-9a7e-0c5b2f1d9e11", "node-1"), network=NETWORK,
                  pause_image=PAUSE, node_ip="192.168.56.11", host_resolv_conf="search lab.example\n")
@@ -82,114 +79,6 @@ class Clock:
     def advance(self, seconds: float) -> None:
         self.wall += timedelta(seconds=seconds)
         self.mono += seconds
-
-
-class FakeRuntime:
-    """Docker as the worker sees it. ``unpullable`` and ``invalid`` images and the ``*_error``
-    knobs make calls fail with the runtime's named errors, carrying the given message. Stops of app
-    containers wait at ``overlap`` (a barrier), when set, to show they run side by side."""
-
-    def __init__(self, clock: Clock, log: list, images) -> None:
-        self.clock, self.log = clock, log
-        self.images = set(images)
-        self.unpullable: set[str] = set()
-        self.invalid: set[str] = set()
-        self.sandbox_error = self.create_error = self.start_error = None
-        self.foreign_addresses: set[str] = set()       # on the network, not ours (other nodes' pods)
-        self.taken_behind_our_back: set[str] = set()   # refused at start though not listed as in use
-        self.overlap: threading.Barrier | None = None
-        self.containers: dict[str, ObservedContainer] = {}
-        self.specs: dict = {}               # container id -> the ContainerSpec/SandboxSpec it came from
-        self._serial = itertools.count()
-
-    def observe_pod(self, pod_uid: str) -> ObservedPod:
-        newest_first = reversed(self.containers.values())  # as Docker lists them
-        return ObservedPod(pod_uid, tuple(c for c in newest_first if c.pod_uid == pod_uid))
-
-    def image_present(self, reference: str) -> bool:
-        if reference in self.invalid:
-            raise InvalidImageName(f'Failed to apply default image tag "{reference}": invalid reference format')
-        return reference in self.images
-
-    def pull(self, reference: str) -> None:
-        self.log.append(("pull", reference))
-        if reference in self.unpullable:
-            raise ImagePullFailed(f'Failed to pull image "{reference}": {NO_REGISTRY}')
-        self.images.add(reference)
-
-    def ensure_volume(self, name: str, pod_uid: str, in_memory: bool = False) -> str:
-        self.log.append(("ensure_volume", name, in_memory))
-        return name
-
-    def networks(self, name: str | None = None) -> list[NetworkState]:
-        self.log.append(("networks", name))
-        return [NetworkState("net-1", NETWORK.name, (NETWORK.subnet,), (NETWORK.gateway,), NETWORK.bridge)]
-
-    def network_addresses(self, name: str) -> set[str]:
-        return {c.ip for c in self.containers.values() if c.is_sandbox and c.running} | self.foreign_addresses
-
-    def create_sandbox(self, spec) -> ObservedContainer:
-        self.log.append(("create_sandbox", spec.name))
-        if self.sandbox_error:
-            raise SandboxFailed(self.sandbox_error)
-        if spec.ipv4_address in self.taken_behind_our_back:
-            raise AddressInUse(f"Failed to start pod sandbox: {spec.ipv4_address}: Address already in use")
-        return self._add(spec, RuntimeState.RUNNING, ip=spec.ipv4_address)
-
-    def create_container(self, spec) -> str:
-        self.log.append(("create", spec.name))
-        if self.create_error:
-            raise CreateFailed(self.create_error)
-        return self._add(spec, RuntimeState.CREATED).id
-
-    def start(self, container_id: str) -> None:
-        self.log.append(("start", container_id))
-        if self.start_error:
-            raise StartFailed(self.start_error)
-        self._set(container_id, state=RuntimeState.RUNNING, started_at=self.clock.utcnow())
-
-    def stop(self, container_id: str, grace_seconds: float) -> None:
-        self.log.append(("stop", container_id, grace_seconds))
-        if self.overlap is not None and not self.containers[container_id].is_sandbox:
-            try:
-                self.overlap.wait()
-            except threading.BrokenBarrierError:
-                pass  # not every stop arrived in time: the test reads overlap.broken
-        if self.containers[container_id].running:
-            self._set(container_id, state=RuntimeState.EXITED, exit_code=137, finished_at=self.clock.utcnow())
-
-    def remove(self, container_id: str) -> None:
-        self.log.append(("remove", container_id))
-        self.containers.pop(container_id, None)
-
-    def remove_pod_volumes(self, pod_uid: str) -> None:
-        self.log.append(("remove_pod_volumes", pod_uid))
-
-    # -- for the tests -----------------------------------------------------------------------
-
-    def latest(self, name: str) -> ObservedContainer:
-        return self.observe_pod(UID).latest(name)
-
-    def exit(self, name: str, code: int) -> None:
-        """The newest instance of ``name`` exits on its own (a crash, or a dead pause container)."""
-        self._set(self.latest(name).id, state=RuntimeState.EXITED, exit_code=code, finished_at=self.clock.utcnow())
-
-    def _add(self, spec, state: RuntimeState, ip: str | None = None) -> ObservedContainer:
-        given = spec.labels  # read back as DockerRuntime._observed reads a container's labels
-        container = ObservedContainer(
-            id=f"{given[labels.CONTAINER]}.{given[labels.RESTART_COUNT]}#{next(self._serial)}",
-            name=given[labels.CONTAINER], pod_uid=given[labels.POD_UID], pod_name=given[labels.POD_NAME],
-            pod_namespace=given[labels.POD_NAMESPACE], spec_hash=given[labels.SPEC_HASH],
-            attempt=int(given[labels.RESTART_COUNT]), backoff_streak=int(given[labels.BACKOFF_STREAK]),
-            state=state, started_at=self.clock.utcnow() if state is RuntimeState.RUNNING else None,
-            image=spec.image, image_id="sha256:" + hashlib.sha256(spec.image.encode()).hexdigest(), ip=ip,
-            grace_seconds=int(given[labels.GRACE_PERIOD]))
-        self.containers[container.id] = container
-        self.specs[container.id] = spec
-        return container
-
-    def _set(self, container_id: str, **changes) -> None:
-        self.containers[container_id] = replace(self.containers[container_id], **changes)
 
 
 def as_stored(value):
@@ -309,7 +198,8 @@ class Node:
     def __init__(self, clock: Clock, pod: dict, images=(PAUSE, IMAGE)) -> None:
         self.clock = clock
         self.log: list[tuple] = []
-        self.runtime = FakeRuntime(clock, self.log, images)
+        self.runtime = FakeRuntime(CTX.owner, images=images, registry=REGISTRY, networks=(NETWORK,),
+                                   now=clock.utcnow, log=self.log)
         self.api = FakeApi(self.log)
         self.events = FakeEvents()
         self.prober = FakeProber(clock, self.log)
@@ -328,6 +218,16 @@ class Node:
 
     def sync(self) -> float:
         return self.worker.sync(self.pod)
+
+    def latest(self, name: str) -> ObservedContainer:
+        """The newest instance of container ``name`` of the pod."""
+        found = self.runtime.observe_pod(UID).latest(name)
+        assert found is not None, f"no container {name} in Docker"
+        return found
+
+    def crash(self, name: str, code: int) -> None:
+        """The newest instance of ``name`` exits on its own (a crash, or a dead pause container)."""
+        self.runtime.exit(self.latest(name).id, code)
 
     def app_status(self, name: str = "app") -> dict:
         return next(s for s in self.api.writes[-1]["containerStatuses"] if s["name"] == name)
@@ -376,7 +276,7 @@ def test_a_new_pod_gets_volumes_then_a_sandbox_then_its_container_pulled_created
 
     assert node.sync() == CONFIG.status_interval  # all done: the next unprompted pass is the safety net
 
-    sandbox, app = node.runtime.latest(SANDBOX), node.runtime.latest("app")
+    sandbox, app = node.latest(SANDBOX), node.latest("app")
     assert node.log == [
         ("ensure_volume", volume_name(UID, "cache"), False), ("ensure_volume", volume_name(UID, "scratch"), True),
         ("networks", "dy-net"), ("create_sandbox", node.runtime.specs[sandbox.id].name),  # pause present: no pull
@@ -414,7 +314,7 @@ def test_if_not_present_uses_the_image_on_the_node(clock):
 
     assert not [step for step in node.log if step[0] == "pull"]
     assert node.events.of(Ev.PULLED) == [f'Container image "{IMAGE}" already present on machine']
-    assert node.runtime.latest("app").running
+    assert node.latest("app").running
 
 
 def test_never_without_the_image_waits_with_err_image_never_pull_and_pulls_nothing(clock):
@@ -432,13 +332,13 @@ def test_never_with_the_image_present_says_it_is_already_there(clock):
     node = Node(clock, make_pod(container(imagePullPolicy="Never")))
     node.sync()
 
-    assert node.runtime.latest("app").running
+    assert node.latest("app").running
     assert node.events.of(Ev.PULLED) == [f'Container image "{IMAGE}" already present on machine']
 
 
 def test_always_with_no_registry_falls_back_to_the_copy_on_the_node_with_a_warning(clock):
     node = Node(clock, make_pod(container(image="nginx:latest")), images=(PAUSE, "nginx:latest"))
-    node.runtime.unpullable.add("nginx:latest")
+    node.runtime.registry.discard("nginx:latest")
     node.sync()
 
     assert [step for step in node.log if step[0] == "pull"] == [("pull", "nginx:latest")]
@@ -446,12 +346,12 @@ def test_always_with_no_registry_falls_back_to_the_copy_on_the_node_with_a_warni
                                                                    Ev.STARTED]
     assert node.events.of(Ev.USING_LOCAL_IMAGE) == [
         f'Failed to pull image "nginx:latest": {NO_REGISTRY}; using the copy already on this node']
-    assert node.runtime.latest("app").running and node.api.writes[-1]["phase"] == "Running"
+    assert node.latest("app").running and node.api.writes[-1]["phase"] == "Running"
 
 
 def test_a_failed_pull_shows_err_image_pull_then_image_pull_back_off_then_is_retried(clock):
     node = Node(clock, make_pod(), images=(PAUSE,))
-    node.runtime.unpullable.add(IMAGE)
+    node.runtime.registry.discard(IMAGE)
     pull_error = f'Failed to pull image "{IMAGE}": {NO_REGISTRY}'
 
     assert node.sync() == 2.0  # wake when ErrImagePull turns into ImagePullBackOff
@@ -474,15 +374,15 @@ def test_a_failed_pull_shows_err_image_pull_then_image_pull_back_off_then_is_ret
     assert node.events.of(Ev.BACK_OFF) == [back_off]  # announced once, not on every pass
 
     clock.advance(2)  # the image back-off (5 s) is over; the registry is back
-    node.runtime.unpullable.clear()
+    node.runtime.registry.add(IMAGE)
     node.sync()
     assert len([step for step in node.log if step[0] == "pull"]) == 2
-    assert node.runtime.latest("app").running and node.app_status()["state"]["running"]
+    assert node.latest("app").running and node.app_status()["state"]["running"]
 
 
 def test_every_image_pull_back_off_period_is_announced(clock):
     node = Node(clock, make_pod(), images=(PAUSE,))
-    node.runtime.unpullable.add(IMAGE)
+    node.runtime.registry.discard(IMAGE)
     node.sync()
     clock.advance(2)
     node.sync()   # first ImagePullBackOff
@@ -495,17 +395,24 @@ def test_every_image_pull_back_off_period_is_announced(clock):
     assert len(node.events.of(Ev.BACK_OFF)) == 2
 
 
+def test_an_unparsable_image_name_is_an_invalid_image_name_and_nothing_is_pulled_or_made(clock):
+    node = Node(clock, make_pod(container(image="Busybox:1.36")))
+    node.sync()
+
+    message = ('Failed to apply default image tag "Busybox:1.36": couldn\'t parse image reference: '
+               'invalid reference format')
+    assert node.waiting() == {"reason": Why.INVALID_IMAGE_NAME.value, "message": message}
+    assert node.events.recorded[-1] == (Ev.FAILED, "Error: InvalidImageName", "app")
+    assert not [step for step in node.log if step[0] in ("pull", "create")]
+
+
 @pytest.mark.parametrize("knob, reason, message", [
-    ("invalid", Why.INVALID_IMAGE_NAME, f'Failed to apply default image tag "{IMAGE}": invalid reference format'),
     ("create_error", Why.CREATE_CONTAINER_ERROR, "Error: invalid mount config for type \"bind\""),
     ("start_error", Why.RUN_CONTAINER_ERROR, 'Error: failed to start container: exec: "serve": not found'),
 ])
 def test_a_runtime_failure_becomes_its_waiting_reason_and_is_retried_after_the_back_off(clock, knob, reason, message):
     node = Node(clock, make_pod())
-    if knob == "invalid":
-        node.runtime.invalid.add(IMAGE)
-    else:
-        setattr(node.runtime, knob, message)
+    setattr(node.runtime, knob, message)
     node.sync()
 
     assert node.waiting() == {"reason": reason.value, "message": message}
@@ -516,7 +423,6 @@ def test_a_runtime_failure_becomes_its_waiting_reason_and_is_retried_after_the_b
     node.sync()
     assert len([step for step in node.log if step[0] == "create"]) == attempts  # still backing off
 
-    node.runtime.invalid.clear()
     node.runtime.create_error = node.runtime.start_error = None
     clock.advance(1)
     node.sync()
@@ -537,7 +443,7 @@ def test_a_missing_config_map_is_a_create_container_config_error_until_it_exists
     node.api.configs[("ConfigMap", "shop", "settings")] = {"data": {"color": "blue"}}
     clock.advance(5)
     node.sync()
-    app = node.runtime.latest("app")
+    app = node.latest("app")
     assert app.running and node.runtime.specs[app.id].env == {"COLOR": "blue"}
 
 
@@ -548,7 +454,7 @@ def test_a_sandbox_failure_is_reported_and_retried_at_a_doubling_pace(clock):
     node = Node(clock, make_pod())
     node.runtime.sandbox_error = failure
 
-    assert node.sync() == 1.0
+    assert node.sync() == 2.0  # the next pass when the sandbox back-off is over
     assert node.events.recorded == [(Ev.FAILED_CREATE_SANDBOX, failure, None)]
     assert node.waiting() == {"reason": Why.CONTAINER_CREATING.value, "message": failure}
     assert node.api.writes[-1]["phase"] == "Pending"
@@ -557,18 +463,18 @@ def test_a_sandbox_failure_is_reported_and_retried_at_a_doubling_pace(clock):
         return len([step for step in node.log if step[0] == "create_sandbox"])
 
     clock.advance(1.9)
-    node.sync()
+    assert node.sync() == pytest.approx(0.1)
     assert (tries(), len(node.events.recorded), len(node.api.writes)) == (1, 1, 1)
     clock.advance(0.1)  # 2 s after the first failure
-    node.sync()
-    assert tries() == 2
+    assert node.sync() == 4.0
+    assert tries() == 2 and len(node.events.of(Ev.FAILED_CREATE_SANDBOX)) == 2
     clock.advance(3.9)
     node.sync()
     assert tries() == 2  # 4 s after the second
     node.runtime.sandbox_error = None
     clock.advance(0.1)
     node.sync()
-    assert tries() == 3 and node.runtime.latest("app").running and node.api.writes[-1]["phase"] == "Running"
+    assert tries() == 3 and node.latest("app").running and node.api.writes[-1]["phase"] == "Running"
 
 
 # ── the pod's address and resolv.conf ────────────────────────────────────────────────────────
@@ -578,7 +484,7 @@ def test_the_sandbox_gets_the_lowest_address_of_the_node_block_that_nobody_holds
     node.runtime.foreign_addresses = {"10.244.1.2", "10.244.1.4", "10.244.2.3"}
     node.sync()
 
-    sandbox = node.runtime.latest(SANDBOX)
+    sandbox = node.latest(SANDBOX)
     assert node.runtime.specs[sandbox.id].ipv4_address == "10.244.1.3"
     assert node.api.writes[-1]["podIP"] == "10.244.1.3"
 
@@ -612,7 +518,7 @@ def test_every_app_container_mounts_the_pods_rendered_resolv_conf(clock):
     assert node.files.resolv_confs[UID] == ("search shop.svc.cluster.local svc.cluster.local cluster.local lab.example\n"
                                             "nameserver 10.96.0.10\noptions ndots:5\n")
     for name in ("app", "sidecar"):
-        mounts = node.runtime.specs[node.runtime.latest(name).id].mounts
+        mounts = node.runtime.specs[node.latest(name).id].mounts
         assert MountSpec("/etc/resolv.conf", f"/state/pods/{UID}/resolv.conf", MountKind.BIND, False) in mounts
 
 
@@ -621,12 +527,12 @@ def test_dns_policy_default_without_dns_config_keeps_dockers_resolv_conf(clock):
     node.sync()
 
     assert UID not in node.files.resolv_confs
-    assert node.runtime.specs[node.runtime.latest("app").id].mounts == ()
+    assert node.runtime.specs[node.latest("app").id].mounts == ()
 
 
 def test_a_pause_image_that_cannot_be_pulled_is_a_sandbox_failure(clock):
     node = Node(clock, make_pod(), images=())
-    node.runtime.unpullable.add(PAUSE)
+    node.runtime.registry.discard(PAUSE)
     node.sync()
 
     pull_error = f'Failed to pull image "{PAUSE}": {NO_REGISTRY}'
@@ -638,13 +544,13 @@ def test_a_pause_image_that_cannot_be_pulled_is_a_sandbox_failure(clock):
 def test_a_dead_sandbox_is_rebuilt_and_its_containers_restarted_in_it(clock):
     node = Node(clock, make_pod())
     node.sync()
-    old_sandbox, old_app = node.runtime.latest(SANDBOX), node.runtime.latest("app")
-    node.runtime.exit(SANDBOX, 2)
+    old_sandbox, old_app = node.latest(SANDBOX), node.latest("app")
+    node.crash(SANDBOX, 2)
     mark, recorded = len(node.log), len(node.events.recorded)
 
     node.sync()
 
-    new_sandbox, new_app = node.runtime.latest(SANDBOX), node.runtime.latest("app")
+    new_sandbox, new_app = node.latest(SANDBOX), node.latest("app")
     assert (new_sandbox.attempt, new_app.attempt) == (1, 1)
     assert node.runtime.specs[new_app.id].sandbox_id == new_sandbox.id
     assert old_sandbox.id not in node.runtime.containers
@@ -664,11 +570,11 @@ def test_a_crash_loop_back_off_is_announced_once_per_crashed_container(clock):
     node = Node(clock, make_pod())
     node.sync()
     clock.advance(1)
-    node.runtime.exit("app", 1)
+    node.crash("app", 1)
     node.sync()  # the first restart is immediate
-    assert node.runtime.latest("app").attempt == 1
+    assert node.latest("app").attempt == 1
     clock.advance(1)
-    node.runtime.exit("app", 1)
+    node.crash("app", 1)
 
     assert node.sync() == 5.0  # next pass when the back-off ends
     announced = f"Back-off restarting failed container app in pod web_shop({UID})"
@@ -682,9 +588,9 @@ def test_a_crash_loop_back_off_is_announced_once_per_crashed_container(clock):
 
     clock.advance(3)
     node.sync()
-    assert node.runtime.latest("app").attempt == 2 and node.app_status()["state"]["running"]
+    assert node.latest("app").attempt == 2 and node.app_status()["state"]["running"]
     clock.advance(1)
-    node.runtime.exit("app", 1)
+    node.crash("app", 1)
     node.sync()
     assert node.events.of(Ev.BACK_OFF) == [announced, announced]  # a new crash: announced again
     assert "back-off 10s" in node.waiting()["message"]
@@ -693,7 +599,7 @@ def test_a_crash_loop_back_off_is_announced_once_per_crashed_container(clock):
 def test_a_failed_liveness_probe_kills_with_the_probe_message_and_the_full_grace(clock):
     node = Node(clock, make_pod(terminationGracePeriodSeconds=3))
     node.sync()
-    first = node.runtime.latest("app")
+    first = node.latest("app")
     why = "Container app failed liveness probe, will be restarted"
     node.prober.failing = {"app": why}
     mark = len(node.log)
@@ -704,7 +610,7 @@ def test_a_failed_liveness_probe_kills_with_the_probe_message_and_the_full_grace
 
     node.prober.failing = {}
     node.sync()
-    assert node.runtime.latest("app").attempt == 1 and node.app_status()["restartCount"] == 1
+    assert node.latest("app").attempt == 1 and node.app_status()["restartCount"] == 1
 
 
 def test_a_changed_container_spec_is_announced_as_such(clock):
@@ -715,7 +621,7 @@ def test_a_changed_container_spec_is_announced_as_such(clock):
     node.worker.update(edited)
 
     node.sync()
-    assert node.runtime.latest("app").image == "busybox:1.37"
+    assert node.latest("app").image == "busybox:1.37"
     assert (Ev.KILLING, "Container app definition changed, will be restarted", "app") in node.events.recorded
 
 
@@ -728,7 +634,7 @@ def deleting(pod: dict, grace: int) -> dict:
 def test_deletion_runs_pre_stop_then_stops_with_the_grace_left_then_removes_everything(clock):
     node = Node(clock, make_pod())
     node.sync()
-    sandbox, app = node.runtime.latest(SANDBOX), node.runtime.latest("app")
+    sandbox, app = node.latest(SANDBOX), node.latest("app")
     node.prober.pre_stop_takes = 3.0
     mark = len(node.log)
 
@@ -758,7 +664,7 @@ def test_the_containers_of_a_deleted_pod_are_stopped_side_by_side(clock):
 def test_a_failed_pre_stop_hook_is_an_event_and_the_container_is_stopped_anyway(clock):
     node = Node(clock, make_pod())
     node.sync()
-    app = node.runtime.latest("app")
+    app = node.latest("app")
     node.prober.pre_stop_failure = 'PreStopHook failed: exec: "drain": not found'
 
     node.worker._terminate(deleting(node.pod, grace=4))
@@ -807,7 +713,7 @@ def test_a_pod_gone_from_the_api_is_stopped_with_the_grace_its_labels_recorded_a
     node.api.reject = [404]  # deleted meanwhile: the status write finds no pod
     node.sync()
     assert node.pod is None
-    sandbox, app = node.runtime.latest(SANDBOX), node.runtime.latest("app")
+    sandbox, app = node.latest(SANDBOX), node.latest("app")
     mark, recorded = len(node.log), len(node.events.recorded)
 
     node.run_thread()

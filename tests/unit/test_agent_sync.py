@@ -7,6 +7,7 @@ Times are relative to a fixed ``NOW``, so back-off arithmetic is exact.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -15,7 +16,7 @@ from orchestrator.api.defaults import apply_defaults
 from orchestrator.api.pod import ContainerWaitingReason
 from orchestrator.api.registry import kind_for
 
-from agent.config import BackoffPolicy
+from agent.config import SANDBOX_BACKOFF, BackoffPolicy
 from agent.container_config import sandbox_hash, spec_hash
 from agent.labels import SANDBOX
 from agent.observed import ObservedContainer, ObservedPod, RuntimeState
@@ -28,6 +29,8 @@ NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 UID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
 KUBELET = BackoffPolicy()           # 10 s doubling to 300 s, reset after 600 s
 SANDBOX_CHANGED = "Pod sandbox changed, it will be killed and re-created."
+SANDBOX_FAILED = "Failed to start pod sandbox: port is already allocated"
+CREATING = Waiting(ContainerWaitingReason.CONTAINER_CREATING, SANDBOX_FAILED)
 RUNNING, EXITED, CREATED = RuntimeState.RUNNING, RuntimeState.EXITED, RuntimeState.CREATED
 
 
@@ -75,14 +78,21 @@ def exited(pod: dict, name: str = "c", code: int = 1, **kwargs) -> ObservedConta
 
 
 def plan(pod: dict, *containers: ObservedContainer, now: datetime = NOW,
-         failures: dict[str, StartFailure] | None = None, unhealthy: dict[str, str] | None = None) -> PodActions:
+         failures: dict[str, StartFailure] | None = None, sandbox_failure: StartFailure | None = None,
+         unhealthy: dict[str, str] | None = None) -> PodActions:
     return compute_pod_actions(pod, ObservedPod(UID, tuple(containers)), now=now, backoff=KUBELET,
-                               image_backoff=KUBELET, start_failures=failures or {}, unhealthy=unhealthy or {})
+                               image_backoff=KUBELET, sandbox_backoff=SANDBOX_BACKOFF, start_failures=failures or {},
+                               sandbox_failure=sandbox_failure, unhealthy=unhealthy or {})
 
 
 def pull_failure(failures: int = 1, ago: float = 0.5) -> StartFailure:
     return StartFailure(ContainerWaitingReason.ERR_IMAGE_PULL, 'Failed to pull image "busybox:1.36": not found',
                         failures, NOW - timedelta(seconds=ago), "busybox:1.36")
+
+
+def sandbox_failure(failures: int = 1, ago: float = 0.5) -> StartFailure:
+    return StartFailure(ContainerWaitingReason.CONTAINER_CREATING, SANDBOX_FAILED, failures,
+                        NOW - timedelta(seconds=ago))
 
 
 # ── sandbox ──────────────────────────────────────────────────────────────────────────────────
@@ -163,6 +173,63 @@ def test_created_container_is_removed_when_the_sandbox_is_rebuilt() -> None:
     actions = plan(pod, sandbox(pod, state=EXITED, exit_code=0), leftover)
     assert actions.start == (Start("c", 2, 1),)
     assert leftover.id in actions.remove
+
+
+# ── sandbox back-off ─────────────────────────────────────────────────────────────────────────
+
+@pytest.mark.parametrize(
+    ("failures", "ago", "retry_in"),
+    [
+        # The worked example of agent/sync.py's docstring: 2 s doubling to 30 s, from the last failure.
+        (1, 0, 2), (1, 1.5, 0.5), (1, 2, 0),
+        (2, 0, 4), (2, 3, 1), (2, 4, 0),
+        (3, 0, 8), (3, 7.5, 0.5), (3, 8, 0),
+        (4, 0, 16), (4, 16, 0),
+        (5, 0, 30), (5, 29, 1), (5, 30, 0),   # 32 s, capped
+        (12, 10, 20), (12, 45, 0),
+    ],
+)
+def test_sandbox_back_off(failures: int, ago: float, retry_in: float) -> None:
+    pod = make_pod("web", "sidecar")
+    actions = plan(pod, sandbox_failure=sandbox_failure(failures, ago))
+    if retry_in > 0:
+        assert (actions.new_sandbox_attempt, actions.start) == (None, ())
+        assert actions.waiting == {"web": CREATING, "sidecar": CREATING}
+        assert actions.wake_in == pytest.approx(retry_in)
+    else:
+        assert actions == PodActions(new_sandbox_attempt=0, start=(Start("web", 0, 0), Start("sidecar", 0, 0)))
+
+
+def test_a_dead_sandbox_is_cleared_away_while_its_successor_waits_out_the_back_off() -> None:
+    pod = make_pod()
+    dead = sandbox(pod, state=EXITED, exit_code=137, attempt=3)
+    app = seen(pod, attempt=3, streak=1)
+    actions = plan(pod, dead, app, sandbox_failure=sandbox_failure(failures=2, ago=1))
+    assert actions.kill == (Kill(app, KillReason.SANDBOX_CHANGED, SANDBOX_CHANGED),)
+    assert actions.remove == (dead.id,)
+    assert (actions.new_sandbox_attempt, actions.start) == (None, ())
+    assert actions.waiting == {"c": CREATING} and actions.wake_in == pytest.approx(3)
+    # the same pod once the back-off is over: the next sandbox, and the container back in it
+    later = plan(pod, dead, app, now=NOW + timedelta(seconds=3), sandbox_failure=sandbox_failure(failures=2, ago=1))
+    assert (later.new_sandbox_attempt, later.start, later.waiting) == (4, (Start("c", 4, 1),), {})
+
+
+def test_a_crash_loop_keeps_its_reason_and_the_earliest_wait_wakes_the_pod() -> None:
+    pod = make_pod("web", "crashing")
+    crashed = exited(pod, "crashing", attempt=3, streak=3, ran=1, ago=39)  # 40 s back-off: 1 s left
+    actions = plan(pod, crashed, sandbox_failure=sandbox_failure(failures=4, ago=2))  # 14 s left
+    assert actions.waiting["web"] == CREATING
+    assert actions.waiting["crashing"].reason is ContainerWaitingReason.CRASH_LOOP_BACK_OFF
+    assert actions.wake_in == pytest.approx(1)
+    # a crash loop that outlasts the sandbox back-off: the pod wakes for the sandbox
+    assert plan(pod, replace(crashed, finished_at=NOW), sandbox_failure=sandbox_failure(failures=4, ago=2)
+                ).wake_in == pytest.approx(14)
+
+
+def test_a_sandbox_failure_does_not_hold_back_a_pod_whose_sandbox_runs() -> None:
+    """Only a sandbox about to be made waits: the failure of an earlier try is history once one runs."""
+    pod = make_pod()
+    assert plan(pod, sandbox(pod), sandbox_failure=sandbox_failure(failures=5, ago=0)).start == (Start("c", 0, 0),)
 
 
 # ── restart policy and back-off ──────────────────────────────────────────────────────────────

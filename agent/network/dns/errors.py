@@ -47,7 +47,8 @@ class DnsBindError(DnsError):
 
     @classmethod
     def from_os_error(cls, error: OSError, transport: str, address: str, port: int) -> DnsBindError:
-        reason = _ERRNO_REASONS.get(error.errno, BindFailure.SOCKET_ERROR)
+        reason = BindFailure.SOCKET_ERROR if error.errno is None else \
+            _ERRNO_REASONS.get(error.errno, BindFailure.SOCKET_ERROR)
         return cls(reason, transport, address, port, error.strerror or str(error))
 
 

@@ -16,6 +16,7 @@ in it (``default`` always has ``kubernetes``, ``kube-system`` has ``kube-dns``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from agent.network.clusterview import NetworkSnapshot
@@ -130,7 +131,7 @@ def _service_entry(obj: dict) -> ServiceEntry | None:
                         ports=tuple(_ports(spec.get("ports"))))
 
 
-def _endpoint_entries(obj: dict):
+def _endpoint_entries(obj: dict) -> Iterator[EndpointEntry]:
     for subset in obj.get("subsets") or []:
         ports = tuple(_ports(subset.get("ports")))
         for address in subset.get("addresses") or []:
@@ -139,7 +140,7 @@ def _endpoint_entries(obj: dict):
                 yield EndpointEntry(ip=ip, label=(address.get("hostname") or dash_ipv4(ip)).lower(), ports=ports)
 
 
-def _ports(ports: list[dict] | None):
+def _ports(ports: list[dict] | None) -> Iterator[Port]:
     for port in ports or []:
         if port.get("port"):
             yield Port(name=(port.get("name") or "").lower(), port=int(port["port"]),

@@ -30,6 +30,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from dnslib import RCODE, DNSError, DNSRecord
 
@@ -49,6 +50,22 @@ TCP_IDLE_TIMEOUT = 10.0
 _EPHEMERAL_BIND_ATTEMPTS = 5
 _MAX_DATAGRAM = 65535
 
+#: a UDP client's socket address: (host, port) for IPv4, (host, port, flowinfo, scope id) for IPv6
+ClientAddress = tuple[str, int] | tuple[str, int, int, int]
+
+
+@dataclass
+class _Listening:
+    """What exists only while the server runs: both sockets, the pipe that wakes the receiving
+    threads for a stop, the worker pool, and the receiving threads themselves."""
+
+    udp: socket.socket
+    tcp: socket.socket
+    wake_read: int
+    wake_write: int
+    pool: ThreadPoolExecutor
+    threads: tuple[threading.Thread, ...] = ()
+
 
 class DnsServer:
     def __init__(self, resolver: Resolver, address: str, port: int = DNS_PORT, *,
@@ -61,53 +78,52 @@ class DnsServer:
         self._forward_slots = threading.BoundedSemaphore(max_forwards)
         self._connection_slots = threading.BoundedSemaphore(max_connections)
         self._max_workers = max_forwards + max_connections
-        self._udp: socket.socket | None = None
-        self._tcp: socket.socket | None = None
-        self._pool: ThreadPoolExecutor | None = None
-        self._threads: list[threading.Thread] = []
+        self._listening: _Listening | None = None
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         self._stopping = threading.Event()
-        self._wake_read, self._wake_write = -1, -1
 
     # -- lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> None:
-        if self._threads:
+        if self._listening is not None:
             raise RuntimeError("the DNS server is already running")
-        self._udp, self._tcp = self._bind()
+        udp, tcp = self._bind()
         self._stopping.clear()
-        self._wake_read, self._wake_write = os.pipe()
-        self._pool = ThreadPoolExecutor(max_workers=self._max_workers, thread_name_prefix="dns-worker")
-        self._threads = [threading.Thread(target=self._serve_udp, name=f"dns-udp-{self.port}", daemon=True),
-                         threading.Thread(target=self._serve_tcp, name=f"dns-tcp-{self.port}", daemon=True)]
-        for thread in self._threads:
+        wake_read, wake_write = os.pipe()
+        pool = ThreadPoolExecutor(max_workers=self._max_workers, thread_name_prefix="dns-worker")
+        listening = _Listening(udp, tcp, wake_read, wake_write, pool)
+        listening.threads = (
+            threading.Thread(target=self._serve_udp, args=(listening,), name=f"dns-udp-{self.port}", daemon=True),
+            threading.Thread(target=self._serve_tcp, args=(listening,), name=f"dns-tcp-{self.port}", daemon=True))
+        self._listening = listening
+        for thread in listening.threads:
             thread.start()
         log.info("cluster DNS listening on %s:%d (udp, tcp)", self.address, self.port)
 
     def stop(self) -> None:
-        if not self._threads:
+        listening, self._listening = self._listening, None
+        if listening is None:
             return
         self._stopping.set()
-        os.write(self._wake_write, b"x")
-        for thread in self._threads:
+        os.write(listening.wake_write, b"x")
+        for thread in listening.threads:
             thread.join()
-        self._threads = []
         with self._connections_lock:
             for connection in self._connections:
                 _shutdown(connection)
         # queued connection workers still run, see the stop and close their sockets
-        self._pool.shutdown(wait=False)
-        for sock in (self._udp, self._tcp):
+        listening.pool.shutdown(wait=False)
+        for sock in (listening.udp, listening.tcp):
             sock.close()
-        os.close(self._wake_read)
-        os.close(self._wake_write)
+        os.close(listening.wake_read)
+        os.close(listening.wake_write)
 
     def __enter__(self) -> DnsServer:
         self.start()
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     def _bind(self) -> tuple[socket.socket, socket.socket]:
@@ -131,55 +147,48 @@ class DnsServer:
 
     # -- UDP -------------------------------------------------------------------------------------
 
-    def _serve_udp(self) -> None:
-        for _ in self._readable(self._udp):
+    def _serve_udp(self, listening: _Listening) -> None:
+        for _ in self._readable(listening.udp, listening.wake_read):
             try:
-                packet, client = self._udp.recvfrom(_MAX_DATAGRAM)
+                packet, client = listening.udp.recvfrom(_MAX_DATAGRAM)
             except OSError:
                 continue  # e.g. an ICMP error queued for an earlier reply
             try:
-                self._handle_datagram(packet, client)
+                self._handle_datagram(listening, packet, client)
             except Exception:
                 log.exception("answering a DNS datagram from %s failed", client)
 
-    def _handle_datagram(self, packet: bytes, client) -> None:
+    def _handle_datagram(self, listening: _Listening, packet: bytes, client: ClientAddress) -> None:
         request = _parse(packet)
         if request is None:
-            self._send(wire.header_error(packet, RCODE.FORMERR), client)
+            _send(listening.udp, wire.header_error(packet, RCODE.FORMERR), client)
             return
         if request.header.qr:
             return  # a reply, not a question: never answer those (reflection loops)
         plan = self.resolver.plan(request)
         if not plan.needs_upstream:
-            self._send(wire.encode(plan.reply, request, Transport.UDP), client)
+            _send(listening.udp, wire.encode(plan.reply, request, Transport.UDP), client)
         elif self._forward_slots.acquire(blocking=False):
-            self._pool.submit(self._finish_datagram, plan, client)
+            listening.pool.submit(self._finish_datagram, listening.udp, plan, client)
         else:
-            self._send(wire.encode(wire.error_reply(request, RCODE.SERVFAIL), request, Transport.UDP), client)
+            _send(listening.udp, wire.encode(wire.error_reply(request, RCODE.SERVFAIL), request, Transport.UDP),
+                  client)
 
-    def _finish_datagram(self, plan: Plan, client) -> None:
+    def _finish_datagram(self, udp: socket.socket, plan: Plan, client: ClientAddress) -> None:
         try:
             reply = self.resolver.finish(plan, Transport.UDP)
-            self._send(wire.encode(reply, plan.request, Transport.UDP), client)
+            _send(udp, wire.encode(reply, plan.request, Transport.UDP), client)
         except Exception:
             log.exception("answering %s from upstream failed", plan.request.q.qname)
         finally:
             self._forward_slots.release()
 
-    def _send(self, data: bytes | None, client) -> None:
-        if data is None:
-            return
-        try:
-            self._udp.sendto(data, client)
-        except OSError as error:  # the client went away, or the server is stopping
-            log.debug("cannot send a DNS reply to %s: %s", client, error)
-
     # -- TCP -------------------------------------------------------------------------------------
 
-    def _serve_tcp(self) -> None:
-        for _ in self._readable(self._tcp):
+    def _serve_tcp(self, listening: _Listening) -> None:
+        for _ in self._readable(listening.tcp, listening.wake_read):
             try:
-                connection, _ = self._tcp.accept()
+                connection, _ = listening.tcp.accept()
             except OSError:
                 continue
             if not self._connection_slots.acquire(blocking=False):
@@ -187,7 +196,7 @@ class DnsServer:
                 continue
             with self._connections_lock:
                 self._connections.add(connection)
-            self._pool.submit(self._serve_connection, connection)
+            listening.pool.submit(self._serve_connection, connection)
 
     def _serve_connection(self, connection: socket.socket) -> None:
         """Length-prefixed questions, answered in order, until the client closes or idles out."""
@@ -219,17 +228,27 @@ class DnsServer:
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    def _readable(self, sock: socket.socket) -> Iterator[None]:
-        """Yields whenever ``sock`` has something to read, until the server stops."""
+    def _readable(self, sock: socket.socket, wake: int) -> Iterator[None]:
+        """Yields whenever ``sock`` has something to read, until the server stops (``wake``
+        becomes readable then)."""
         with selectors.DefaultSelector() as selector:
             selector.register(sock, selectors.EVENT_READ)
-            selector.register(self._wake_read, selectors.EVENT_READ)
+            selector.register(wake, selectors.EVENT_READ)
             while True:
                 ready = selector.select()
                 if self._stopping.is_set():
                     return
                 if any(key.fileobj is sock for key, _ in ready):
                     yield
+
+
+def _send(udp: socket.socket, data: bytes | None, client: ClientAddress) -> None:
+    if data is None:
+        return
+    try:
+        udp.sendto(data, client)
+    except OSError as error:  # the client went away, or the server is stopping
+        log.debug("cannot send a DNS reply to %s: %s", client, error)
 
 
 def _bound(sock: socket.socket, transport: Transport, address: str, port: int) -> socket.socket:

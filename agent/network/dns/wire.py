@@ -15,7 +15,7 @@ from __future__ import annotations
 import socket
 from enum import Enum
 
-from dnslib import CLASS, CNAME, NS, PTR, QTYPE, RCODE, RR, SOA, SRV, TXT, A, DNSHeader, DNSRecord, EDNS0
+from dnslib import CLASS, CNAME, NS, PTR, QTYPE, RCODE, RD, RR, SOA, SRV, TXT, A, DNSHeader, DNSRecord, EDNS0
 
 from agent.network.dns.records import Answer, Outcome, Record, RType, Soa, Srv
 
@@ -133,7 +133,7 @@ def _rr(record: Record) -> RR:
     return RR(record.name, QTYPE.reverse[record.rtype.value], CLASS.IN, record.ttl, _rdata(record))
 
 
-def _rdata(record: Record):
+def _rdata(record: Record) -> RD:
     data = record.data
     if isinstance(data, Srv):
         return SRV(priority=data.priority, weight=data.weight, port=data.port, target=data.target)
