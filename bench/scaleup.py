@@ -103,8 +103,9 @@ def scale_up(http: httpx.Client, cpu: CpuClock, pods: int) -> dict:
 def floor(http: httpx.Client, cpu: CpuClock, pods: int, nodes: int) -> dict:
     cpu_before, started = cpu.seconds(), time.perf_counter()
     for index in range(pods):
-        body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"floor-{index:04d}"}, **template("floor")}
-        body["metadata"]["labels"] = {"app": "floor"}
+        body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"floor-{index:04d}", "labels": {"app": "floor"}},
+                # another scheduler's pods: the default scheduler leaves them to this client
+                "spec": {**template("floor")["spec"], "schedulerName": "bench-floor"}}
         created = http.post(PODS, json=body).raise_for_status().json()
         binding = {"apiVersion": "v1", "kind": "Binding",
                    "metadata": {"name": created["metadata"]["name"], "uid": created["metadata"]["uid"]},

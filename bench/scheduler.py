@@ -14,9 +14,11 @@ machine the ratios are what to compare, not the absolute numbers.
     pending pod in queue order :func:`~orchestrator.scheduler.plan.decide`, the explanation and
     annotation it would write, and the pod added to its node — no writes;
   - *scheduler pass*: the real :meth:`Scheduler.schedule_pending`, which the control plane runs
-    for a backlog: lists, decides, binds through :func:`orchestrator.apiserver.binding.bind` and
-    records its ``Scheduled`` and ``NodeScores`` Events (three writes per pod). Its placements
-    must equal the pure path's (same rng seed), which checks both did the same work;
+    for a backlog: reads its informer caches (listed before the clock starts, as a running
+    control plane keeps them current), decides, binds through ``pods/NAME/binding`` on the
+    in-process client and records its ``Scheduled`` and ``NodeScores`` Events (three writes per
+    pod). Its placements must equal the pure path's (same rng seed), which checks both did the
+    same work;
   - *round-robin binder*, the baseline: the same list, the same queue order and the same
     ``bind`` through the same ObjectAPI, to node ``i mod 100`` with no filtering, scoring,
     annotation or Events — the bare write path, so the pass's ratio is what deciding, explaining
@@ -61,10 +63,11 @@ from agent import labels  # noqa: E402
 from bench.docker_floor import IMAGE, THREADS, Baseline, in_parallel  # noqa: E402
 from bench.interrupts import shield_cleanup, sigterm_interrupts  # noqa: E402
 from orchestrator.api.registry import kind_for  # noqa: E402
-from orchestrator.apiserver.binding import bind
-from orchestrator.scheduler.plan import binding_for  # noqa: E402
+from orchestrator.apiserver.binding import bind  # noqa: E402
 from orchestrator.apiserver.objects import ObjectAPI  # noqa: E402
-from orchestrator.scheduler.plan import Placement, decide, explain, scores_annotation  # noqa: E402
+from orchestrator.client.informer import Informers  # noqa: E402
+from orchestrator.controlplane.localclient import LocalClient  # noqa: E402
+from orchestrator.scheduler.plan import Placement, binding_for, decide, explain, scores_annotation  # noqa: E402
 from orchestrator.scheduler.scheduler import Scheduler, is_pending, queue_order  # noqa: E402
 from orchestrator.scheduler.snapshot import PodInfo, build_snapshot  # noqa: E402
 from orchestrator.store import MemoryStore, SQLiteStore  # noqa: E402
@@ -161,7 +164,10 @@ def pure_decisions(api: ObjectAPI) -> tuple[float, dict[str, str]]:
 
 
 def scheduler_pass(api: ObjectAPI) -> float:
-    scheduler = Scheduler(api, rng=random.Random(SEED))
+    client = LocalClient(api)
+    informers = Informers(client)
+    scheduler = Scheduler(client, informers, rng=random.Random(SEED))
+    informers.pump()
     started = time.perf_counter()
     scheduler.schedule_pending()
     return time.perf_counter() - started

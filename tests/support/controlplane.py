@@ -49,6 +49,7 @@ class ControlPlaneProcess(ApiAccess):
             [self.python, "-m", "orchestrator.cli.main", "server", "--state-dir", str(self.state_dir),
              "--listen", f"127.0.0.1:{self.port}", *self.extra_args],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=self.state_dir.parent,  # not a checkout: `-m` must import the interpreter's own code
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
