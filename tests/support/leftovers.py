@@ -1,12 +1,16 @@
-"""What a cluster left on this machine: its Docker objects and what it put into the kernel.
+"""What a cluster left on this machine: its Docker objects and what it put into the kernel; and
+what a run of separate machines (:mod:`tests.support.machines`) left on the host.
 
-Teardown tests compare these with empty lists: ``dockyard down --purge`` must leave nothing.
+Teardown tests compare these with empty lists: ``dockyard down --purge`` must leave nothing, and
+the separate machines' teardown checks itself with :func:`machine_objects`.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
+import tempfile
+from pathlib import Path
 
 import docker
 
@@ -40,3 +44,39 @@ def host_objects(uid: str) -> dict[str, list[str]]:
                        if info.get("family") == "inet"],
             "routes": [line for line in subprocess.run(["ip", "route"], capture_output=True, text=True).stdout
                        .splitlines() if tag in line]}
+
+
+def machine_objects(tag: str) -> dict[str, list[str]]:
+    """What a run of separate machines (:mod:`tests.support.machines`, run tag ``tag``) left on
+    this host: its network namespaces, any link of its in the root namespace (it makes none
+    there), cgroup directories of its engines, mounts and processes under its temp directory,
+    the directory itself."""
+    from tests.support.lan import PREFIX
+    from tests.support.machine_engine import CGROUP_ROOT
+
+    run = f"{PREFIX}-{tag}-"
+    root_dirs = [str(path) for path in Path(tempfile.gettempdir()).glob(f"{run}*")]
+    namespaces = subprocess.run(["ip", "-json", "netns", "list"], capture_output=True, text=True, check=True).stdout
+    links = json.loads(subprocess.run(["ip", "-json", "link", "show"], capture_output=True, text=True,
+                                      check=True).stdout)
+    mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()
+              if any(line.split()[4].startswith(directory) for directory in root_dirs)]
+    return {
+        "namespaces": [ns["name"] for ns in json.loads(namespaces or "[]") if ns["name"].startswith(run)],
+        "links": [link["ifname"] for link in links if link["ifname"].startswith(f"{PREFIX}{tag}")],
+        "cgroups": sorted({path.name for path in CGROUP_ROOT.glob(f"*/{run}*")}),
+        "mounts": mounts,
+        "processes": [pid for pid in _pids() if any(d in _cmdline(pid) for d in [run, *root_dirs])],
+        "directories": root_dirs,
+    }
+
+
+def _pids() -> list[str]:
+    return [entry.name for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
