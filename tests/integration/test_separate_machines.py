@@ -13,8 +13,9 @@ What only shows across machines:
 * **pod to pod**: a Deployment of two replicas lands one pod on each machine (the scheduler's
   spreading); a pod on one machine reaches a pod on the other by pod IP, in both directions, and
   the other pod sees the caller's own pod IP (pod traffic is not masqueraded between machines);
-* **Services**: from a pod, the Service answers by name (cluster DNS on each machine's bridge
-  gateway) and by ClusterIP, with backends on both machines;
+* **Services**: from a pod on either machine, the Service answers by name (cluster DNS on each
+  machine's bridge gateway) and by ClusterIP, with backends on both machines, the asking pod
+  among them (hairpin);
 * **NodePort**: each machine's LAN address answers, from the workstation and from the other
   machines, with backends on both machines (the Cluster policy forwards across).
 
@@ -199,6 +200,18 @@ def test_a_pod_reaches_the_service_by_name_and_cluster_ip_with_backends_on_both_
     cluster_ip = kubectl("get", "service", "echo", "-o", "jsonpath={.spec.clusterIP}")
     for url in ("http://echo/", "http://echo.default.svc.cluster.local/", f"http://{cluster_ip}/"):
         answered_by_every_pod(app, lambda: client_get(kubectl, url), url)
+
+
+def test_a_pod_on_the_other_machine_resolves_and_reaches_the_service_through_its_own_machine(app, kubectl):
+    """worker-2 runs its own cluster DNS and service rules: its pod asks them (busybox's nslookup
+    and wget, by address: a static busybox wget cannot look names up). One of the answers comes
+    from the asking pod itself, through the Service: hairpin mode on its bridge port."""
+    cluster_ip = kubectl("get", "service", "echo", "-o", "jsonpath={.spec.clusterIP}")
+    pod = app["worker-2"]["name"]
+    looked_up = kubectl("exec", pod, "-c", "web", "--", "nslookup", "echo.default.svc.cluster.local")
+    assert re.search(rf"Address:\s+{re.escape(cluster_ip)}\s*$", looked_up, re.MULTILINE), looked_up
+    answered_by_every_pod(app, lambda: kubectl("exec", pod, "-c", "web", "--", "timeout", "5", "wget", "-qO-",
+                                               f"http://{cluster_ip}/"), f"{cluster_ip} from worker-2")
 
 
 def test_the_node_port_answers_on_each_machines_lan_address(app, machines, kubectl):

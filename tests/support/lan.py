@@ -18,9 +18,13 @@ The LAN's /24 is picked at random from 192.168.100.0 … 192.168.254.0 among tho
 host uses. It could not clash anyway (the host never sees it), but a leaked address would then
 still be harmless.
 
-Processes run *on* a machine through ``nsenter --net=/run/netns/NAME`` (:func:`on`): only the
-network namespace changes, so the host's filesystem, cgroup mounts and /sys stay visible. ``ip
-netns exec`` would remount /sys and hide the cgroup mounts, which breaks dockerd. Deleting a
+Processes run *on* a machine through ``ip netns exec NAME`` (:meth:`Machine.command`): the
+machine's network, and a /sys mounted for it, in a mount namespace of the process's own, while the
+host's files stay visible. The /sys matters: sysfs shows the links of the namespace that mounted
+it, so under a bare ``nsenter --net`` ``/sys/class/net`` lists the host's links, and an agent there
+would find no ports on its bridge to turn hairpin mode on for (a pod reaching its own Service then
+hangs). dockerd is the exception (:meth:`Machine.command_with_host_sys`, ``nsenter --net``): it
+needs the host's cgroup mounts, which the fresh /sys of ``ip netns exec`` hides. Deleting a
 namespace deletes its links, routes and iptables rules with it: :meth:`Lan.remove` is the whole
 network teardown.
 """
@@ -45,7 +49,12 @@ def netns_path(name: str) -> str:
 
 
 def on(netns: str, argv: list[str] | tuple[str, ...]) -> list[str]:
-    """``argv`` run on the machine whose network namespace is ``netns``."""
+    """``argv`` run on the machine whose network namespace is ``netns``, with its own /sys."""
+    return ["ip", "netns", "exec", netns, *argv]
+
+
+def on_with_host_sys(netns: str, argv: list[str] | tuple[str, ...]) -> list[str]:
+    """``argv`` in the network namespace ``netns`` and nothing else: the host's /sys, cgroups included."""
     return ["nsenter", f"--net={netns_path(netns)}", *argv]
 
 
@@ -80,6 +89,9 @@ class Machine:
 
     def command(self, *argv: str) -> list[str]:
         return on(self.netns, argv)
+
+    def command_with_host_sys(self, *argv: str) -> list[str]:
+        return on_with_host_sys(self.netns, argv)
 
 
 @dataclass

@@ -6,6 +6,9 @@ Nested Docker (a privileged container running dockerd) fails on this host's runc
     nsenter --net=/run/netns/NAME dockerd --config-file EMPTY.json --data-root D --exec-root E \\
         -H unix://SOCK --pidfile P --storage-driver fuse-overlayfs --bridge none --cgroup-parent /CG
 
+(``nsenter --net``, not ``ip netns exec``: the latter mounts a /sys of the namespace's own, which
+hides the host's cgroup mounts that dockerd needs.)
+
 Each flag keeps it apart from the host's engine, which must never be touched:
 
 * ``--config-file`` an empty JSON file: without it dockerd reads the host's /etc/docker/daemon.json,
@@ -86,7 +89,7 @@ class MachineEngine:
         self.root.mkdir(parents=True, exist_ok=True)
         config = self.root / "daemon.json"
         config.write_text("{}\n")
-        argv = self.machine.command(
+        argv = self.machine.command_with_host_sys(
             "dockerd", "--config-file", str(config), "--data-root", str(self.root / "data"),
             "--exec-root", str(self.root / "exec"), "-H", self.url, "--pidfile", str(self.root / "docker.pid"),
             "--storage-driver", "fuse-overlayfs", "--bridge", "none", "--cgroup-parent", f"/{self.cgroup_parent}",

@@ -26,9 +26,10 @@ Docker's DROP policy. The pieces:
 4. kubectl on the workstation, with the admin kubeconfig pointed at the control machine's LAN
    address (as ``external_kubeconfig`` in provision.sh does), until every worker's Node is Ready.
 
-Every process runs under ``nsenter --net`` (``ip netns exec`` would remount /sys and hide the
-cgroup mounts), so it has the host's files and the machine's network. The control machine has no
-engine: like the Vagrant control node, it runs no pods.
+Every process runs under ``ip netns exec`` (the machine's network and a /sys of its own, so the
+agent sees its own bridge's ports there), except dockerd, which needs the host's cgroup mounts and
+runs under ``nsenter --net`` (:mod:`tests.support.lan`). The control machine has no engine: like
+the Vagrant control node, it runs no pods.
 
 Cost (2 shared cores): about 10 s to set up two workers with the pause and echo-hostname images
 and 5 s to tear down; the 170 MB curl image adds a few seconds per worker. A test module therefore
