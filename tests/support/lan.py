@@ -11,6 +11,10 @@ namespace stands where a user's workstation stands on a real LAN (kubectl, curl 
        ├─ dym<run>p2 ══ veth ══ dym<run>e2  192.168.N.11/24  in namespace dym-<run>-worker-1
        └─ dym<run>p3 ══ veth ══ dym<run>e3  192.168.N.12/24  in namespace dym-<run>-worker-2
 
+Each machine's default route points at the workstation, as a real machine's points at its router
+(the workstation forwards nowhere): what a machine takes for its primary address, the one the
+kernel would use to reach the outside, is then its LAN address, as on a one-NIC machine.
+
 The veth pairs are made directly between the two namespaces (``ip -n LAN link add … peer … netns
 MACHINE``), so they never appear in the root namespace. Every name carries the run's tag (six hex
 digits), so concurrent runs never meet and leftovers are recognisable (:mod:`tests.support.leftovers`).
@@ -140,7 +144,8 @@ class Lan:
         sh("ip", "-n", self.netns, "link", "set", port, "master", self.bridge, "up")
         for step in (["link", "set", "lo", "up"],
                      ["address", "add", f"{machine.address}/{self.subnet.prefixlen}", "dev", machine.uplink],
-                     ["link", "set", machine.uplink, "up"]):
+                     ["link", "set", machine.uplink, "up"],
+                     ["route", "add", "default", "via", self.workstation_address]):
             sh("ip", "-n", machine.netns, *step)
         # A new namespace inherits forwarding on here; a machine boots with it off, and Docker,
         # turning it on, sets the FORWARD policy to DROP, which the agents' rules must then get past.

@@ -31,9 +31,11 @@ agent sees its own bridge's ports there), except dockerd, which needs the host's
 runs under ``nsenter --net`` (:mod:`tests.support.lan`). The control machine has no engine: like
 the Vagrant control node, it runs no pods.
 
-Cost (2 shared cores): about 10 s to set up two workers with the pause and echo-hostname images
-and 5 s to tear down; the 170 MB curl image adds a few seconds per worker. A test module therefore
-takes one set for all its tests (``machine_factory`` in ``tests/conftest.py``, module-scoped).
+Cost, measured on this 2-core machine shared with other test runs (load 5 to 7): 8 to 12 s to set
+up two workers with the pause and echo-hostname images, 12 s with the 170 MB curl image added on
+one of them, plus 2 s once per session to save that image; 7 to 8 s to tear down, up to 5 of them
+waiting for the agents to stop. A test module therefore takes one set for all its tests
+(``machine_factory`` in ``tests/conftest.py``, module-scoped), and loads only the images it needs.
 
 Teardown (:meth:`SeparateMachines.teardown`) runs every step whatever failed before: agents, then
 the server (SIGTERM, SIGKILL after a grace period), each engine's containers and dockerd, whatever a
