@@ -45,6 +45,8 @@ def test_teardown_removes_what_a_killed_engine_left_running(image_archive):
         assert mounts_under(engine.root)
         sockets = [shim_socket(engine.containerd_address, container) for container in containers]
         assert any(socket.exists() for socket in sockets)
+        present = machine_objects(machines.tag)  # the check that teardown runs sees all of it
+        assert all(present[kind] for kind in ("namespaces", "cgroups", "mounts", "processes", "directories")), present
     finally:
         machines.teardown()  # fails by itself if it leaves anything of the run
 

@@ -16,6 +16,8 @@ import docker
 
 from agent.labels import cluster_filter
 from agent.network.names import bridge_name, chain_prefix, cluster_tag
+from tests.support.lan import PREFIX
+from tests.support.machine_engine import CGROUP_ROOT
 
 
 def docker_objects(uid: str) -> dict[str, list[str]]:
@@ -49,25 +51,21 @@ def host_objects(uid: str) -> dict[str, list[str]]:
 def machine_objects(tag: str) -> dict[str, list[str]]:
     """What a run of separate machines (:mod:`tests.support.machines`, run tag ``tag``) left on
     this host: its network namespaces, any link of its in the root namespace (it makes none
-    there), cgroup directories of its engines, mounts and processes under its temp directory,
-    the directory itself."""
-    from tests.support.lan import PREFIX
-    from tests.support.machine_engine import CGROUP_ROOT
-
+    there), cgroup directories of its engines, mounts and processes of its temp directory (whose
+    name starts ``dym-TAG-``), the directory itself."""
     run = f"{PREFIX}-{tag}-"
-    root_dirs = [str(path) for path in Path(tempfile.gettempdir()).glob(f"{run}*")]
+    run_path = str(Path(tempfile.gettempdir()) / run)
     namespaces = subprocess.run(["ip", "-json", "netns", "list"], capture_output=True, text=True, check=True).stdout
     links = json.loads(subprocess.run(["ip", "-json", "link", "show"], capture_output=True, text=True,
                                       check=True).stdout)
-    mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()
-              if any(line.split()[4].startswith(directory) for directory in root_dirs)]
+    mount_points = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
     return {
         "namespaces": [ns["name"] for ns in json.loads(namespaces or "[]") if ns["name"].startswith(run)],
         "links": [link["ifname"] for link in links if link["ifname"].startswith(f"{PREFIX}{tag}")],
         "cgroups": sorted({path.name for path in CGROUP_ROOT.glob(f"*/{run}*")}),
-        "mounts": mounts,
-        "processes": [pid for pid in _pids() if any(d in _cmdline(pid) for d in [run, *root_dirs])],
-        "directories": root_dirs,
+        "mounts": [point for point in mount_points if point.startswith(run_path)],
+        "processes": [pid for pid in _pids() if run in _cmdline(pid)],
+        "directories": [str(path) for path in Path(tempfile.gettempdir()).glob(f"{run}*")],
     }
 
 
