@@ -62,7 +62,7 @@ def machine_objects(tag: str) -> dict[str, list[str]]:
     return {
         "namespaces": [ns["name"] for ns in json.loads(namespaces or "[]") if ns["name"].startswith(run)],
         "links": [link["ifname"] for link in links if link["ifname"].startswith(f"{PREFIX}{tag}")],
-        "cgroups": sorted({path.name for path in CGROUP_ROOT.glob(f"*/{run}*")}),
+        "cgroups": sorted({path.name for path in (*CGROUP_ROOT.glob(f"{run}*"), *CGROUP_ROOT.glob(f"*/{run}*"))}),
         "mounts": [point for point in mount_points if point.startswith(run_path)],
         "processes": [pid for pid in _pids() if run in _cmdline(pid)],
         "directories": [str(path) for path in Path(tempfile.gettempdir()).glob(f"{run}*")],

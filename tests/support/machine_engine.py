@@ -4,7 +4,8 @@ Nested Docker (a privileged container running dockerd) fails on this host's runc
 ``dockerd`` in another network namespace works, checked by hand (see GUIDE.md, section 5)::
 
     nsenter --net=/run/netns/NAME dockerd --config-file EMPTY.json --data-root D --exec-root E \\
-        -H unix://SOCK --pidfile P --storage-driver fuse-overlayfs --bridge none --cgroup-parent /CG
+        -H unix://SOCK --pidfile P --storage-driver fuse-overlayfs --bridge none \\
+        --exec-opt native.cgroupdriver=cgroupfs --cgroup-parent /CG
 
 (``nsenter --net``, not ``ip netns exec``: the latter mounts a /sys of the namespace's own, which
 hides the host's cgroup mounts that dockerd needs.)
@@ -16,11 +17,13 @@ Each flag keeps it apart from the host's engine, which must never be touched:
 * ``--data-root``, ``--exec-root``, ``-H``, ``--pidfile``: its own images, containers, containerd
   (dockerd starts a containerd of its own under the exec-root, since the host runs no system
   containerd), socket and pid file, all under one directory of the run;
-* ``--storage-driver fuse-overlayfs``: what the host's engine uses (``docker info``); the kernel's
-  overlay driver cannot stack on it here. Cgroups: the host's engine uses the cgroupfs driver on
-  cgroup v1, which is dockerd's default, so nothing is set, except
+* ``--storage-driver``: the one the host's engine uses (:func:`host_storage_driver`, from ``docker
+  info``), since it works on this host's filesystems: fuse-overlayfs here;
+* ``--exec-opt native.cgroupdriver=cgroupfs``: what the host's engine uses here (on cgroup v1),
+  said explicitly so that a host whose engine uses systemd's driver gets the same layout, and
 * ``--cgroup-parent``: the containers' cgroups live under one run-unique directory instead of the
-  host engine's ``/docker``, so even containers whose engine died can be found and ended;
+  host engine's ``/docker``, so even containers whose engine died can be found and ended (in every
+  v1 hierarchy, ``/sys/fs/cgroup/*/PARENT``, or in the v2 tree, ``/sys/fs/cgroup/PARENT``);
 * ``--bridge none``: no default ``docker0`` bridge. dockyard makes its own pod network, so a default
   bridge would only need a ``--bip`` range of its own per engine.
 
@@ -70,6 +73,7 @@ class MachineEngine:
     root: Path
     cgroup_parent: str                  # a single run-unique directory name
     log_path: Path
+    storage_driver: str
     process: subprocess.Popen | None = None
 
     @property
@@ -92,8 +96,8 @@ class MachineEngine:
         argv = self.machine.command_with_host_sys(
             "dockerd", "--config-file", str(config), "--data-root", str(self.root / "data"),
             "--exec-root", str(self.root / "exec"), "-H", self.url, "--pidfile", str(self.root / "docker.pid"),
-            "--storage-driver", "fuse-overlayfs", "--bridge", "none", "--cgroup-parent", f"/{self.cgroup_parent}",
-            "--shutdown-timeout", "5")
+            "--storage-driver", self.storage_driver, "--bridge", "none", "--exec-opt", "native.cgroupdriver=cgroupfs",
+            "--cgroup-parent", f"/{self.cgroup_parent}", "--shutdown-timeout", "5")
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
@@ -155,8 +159,9 @@ class MachineEngine:
 
     def cgroup_pids(self) -> set[int]:
         pids = set()
-        for procs in CGROUP_ROOT.glob(f"*/{self.cgroup_parent}/**/cgroup.procs"):
-            pids |= {int(pid) for pid in procs.read_text().split()}
+        for top in cgroup_tops(self.cgroup_parent):
+            for procs in top.glob("**/cgroup.procs"):
+                pids |= {int(pid) for pid in procs.read_text().split()}
         return pids
 
     def _answers(self) -> bool:
@@ -170,6 +175,14 @@ class MachineEngine:
             return False
         finally:
             client.close()
+
+
+def host_storage_driver() -> str:
+    """The storage driver of the host's own engine (``docker info``)."""
+    done = subprocess.run(["docker", "info", "--format", "{{.Driver}}"], capture_output=True, text=True, timeout=60)
+    if done.returncode != 0 or not done.stdout.strip():
+        raise EngineFailed(f"docker info failed: {done.stderr.strip()}; the machines' engines copy its storage driver")
+    return done.stdout.strip()
 
 
 def shim_socket(containerd_address: str, container_id: str) -> Path:
@@ -225,10 +238,14 @@ def unmount_under(directory: Path) -> None:
         sh("umount", "-l", point)
 
 
+def cgroup_tops(parent: str) -> list[Path]:
+    """The directory ``parent`` in every cgroup v1 hierarchy, or in the v2 tree."""
+    return [path for path in (CGROUP_ROOT / parent, *CGROUP_ROOT.glob(f"*/{parent}")) if path.is_dir()]
+
+
 def cgroup_dirs(parent: str) -> list[Path]:
     """Every cgroup directory at or below ``parent``, in every hierarchy, deepest first."""
-    found = [path for hierarchy in CGROUP_ROOT.glob(f"*/{parent}") for path in (hierarchy, *hierarchy.rglob("*"))
-             if path.is_dir()]
+    found = [path for top in cgroup_tops(parent) for path in (top, *top.rglob("*")) if path.is_dir()]
     return sorted(found, key=lambda path: len(path.parts), reverse=True)
 
 

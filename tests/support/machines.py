@@ -82,7 +82,7 @@ from tests.support.image_archive import PAUSE, ImageArchive
 from tests.support.kubectl import Kubectl
 from tests.support.lan import PREFIX, Lan, Machine
 from tests.support.leftovers import machine_objects
-from tests.support.machine_engine import MachineEngine, end_processes, machine_pids
+from tests.support.machine_engine import MachineEngine, end_processes, host_storage_driver, machine_pids
 from tests.support.waiting import wait_for
 
 API_PORT = 6443
@@ -207,10 +207,11 @@ class SeparateMachines:
         self.logs_dir().mkdir(parents=True)
         self.lan.create()
         control = self.lan.add_machine(CONTROL, CONTROL_HOST)
+        storage_driver = host_storage_driver()
         for index, name in enumerate(self.worker_names, start=1):
             machine = self.lan.add_machine(name, CONTROL_HOST + index)
             self.engines[name] = MachineEngine(machine, self.root / name / "engine", f"{PREFIX}-{self.tag}-{name}",
-                                               self.logs_dir() / f"{name}-dockerd.log")
+                                               self.logs_dir() / f"{name}-dockerd.log", storage_driver)
         archives = {name: [self.archive.tar(images) for images in (self.images, self.more_images.get(name)) if images]
                     for name in self.worker_names}
         self._spawn_server(control)
