@@ -8,7 +8,9 @@ import pytest
 
 from tests.support.cluster import ClusterFactory, LocalCluster
 from tests.support.controlplane import ControlPlaneProcess, free_port
+from tests.support.image_archive import ImageArchive
 from tests.support.kubectl import Kubectl
+from tests.support.machines import MachineFactory
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -51,6 +53,24 @@ def cluster_factory(tmp_path_factory) -> ClusterFactory:
     """``cluster_factory(nodes=3)`` stands up a cluster shared by a module's tests; all of them
     come down when the module is done."""
     factory = ClusterFactory(tmp_path_factory.mktemp("clusters"))
+    try:
+        yield factory
+    finally:
+        factory.teardown()
+
+
+@pytest.fixture(scope="session")
+def image_archive(tmp_path_factory) -> ImageArchive:
+    """The offline images saved once per session, for machines with engines of their own."""
+    return ImageArchive(tmp_path_factory.mktemp("images"))
+
+
+@pytest.fixture(scope="module")
+def machine_factory(image_archive) -> MachineFactory:
+    """``machine_factory(workers=2, images=(…))`` stands up separate machines (each a network
+    namespace with its own Docker engine, joined over a LAN; see :mod:`tests.support.machines`)
+    shared by a module's tests; all of them come down when the module is done."""
+    factory = MachineFactory(image_archive)
     try:
         yield factory
     finally:
