@@ -86,8 +86,8 @@ class HostNetworking:
         """Stop serving; iptables rules and routes stay (traffic keeps flowing until the next
         holder, or ``dockyard down``, takes over)."""
         self._stop.set()
+        self.view.stop()  # wakes the loop, which waits on the view for the next change
         self.thread.join(timeout=5)
-        self.view.stop()
         if self._dns_running:
             self.dns.stop()
         if self._lock_file is not None:
