@@ -60,6 +60,8 @@ _INDEXERS: dict[Index, Callable[[dict], Iterable[str]]] = {
 }
 
 ObjectKey = tuple[str, str]
+#: what reads return (named here because ``Cache.list`` shadows ``list`` inside the class)
+Objects = list[dict]
 
 
 def object_key(obj: dict) -> ObjectKey:
@@ -80,7 +82,7 @@ class Cache:
         with self._lock:
             return self._objects.get((namespace or "", name))
 
-    def list(self, namespace: str | None = None, selector: LabelSelector | None = None) -> list[dict]:
+    def list(self, namespace: str | None = None, selector: LabelSelector | None = None) -> Objects:
         """The objects of ``namespace`` (every namespace when None) that ``selector`` matches,
         sorted by namespace and name as the API lists them."""
         with self._lock:
@@ -91,7 +93,7 @@ class Cache:
             return objects
         return [obj for obj in objects if selector.matches(obj["metadata"].get("labels"))]
 
-    def by_index(self, index: Index, value: str, namespace: str | None = None) -> list[dict]:
+    def by_index(self, index: Index, value: str, namespace: str | None = None) -> Objects:
         """The objects whose ``index`` has ``value`` (pods on a node, dependents of an owner)."""
         with self._lock:
             keys = self._indexes[index].get(value, set())
@@ -99,7 +101,7 @@ class Cache:
                 keys = keys & self._indexes[Index.NAMESPACE].get(namespace, set())
             return [self._objects[key] for key in sorted(keys)]
 
-    def all(self) -> list[dict]:
+    def all(self) -> Objects:
         with self._lock:
             return list(self._objects.values())
 

@@ -19,7 +19,7 @@ import threading
 from orchestrator.api.options import DeleteOptions, ListOptions, PatchType, WriteOptions
 from orchestrator.api.registry import ResourceKind
 from orchestrator.client.informer import WAIT_FOR_WRITES_SECONDS, Informers
-from orchestrator.client.protocol import Client, ObjectList, WatchStream
+from orchestrator.client.protocol import Client, ObjectList, PatchBody, WatchStream
 
 log = logging.getLogger("dockyard.informer")
 
@@ -74,7 +74,7 @@ class WriteTracker:
                                                     options=options))
 
     def patch(self, kind: ResourceKind, namespace: str | None, name: str, patch_type: PatchType,
-              patch: dict | list, *, subresource: str | None = None,
+              patch: PatchBody, *, subresource: str | None = None,
               options: WriteOptions | None = None) -> dict:
         return self._note(kind, self._client.patch(kind, namespace, name, patch_type, patch,
                                                    subresource=subresource, options=options))

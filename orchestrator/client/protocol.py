@@ -27,6 +27,9 @@ from typing import Protocol
 from orchestrator.api.options import DeleteOptions, ListOptions, PatchType, WriteOptions
 from orchestrator.api.registry import ResourceKind
 
+#: a patch body: an object (merge patches) or a list of operations (JSON patch)
+PatchBody = dict | list
+
 
 @dataclass(frozen=True)
 class ObjectList:
@@ -91,7 +94,7 @@ class Client(Protocol):
                subresource: str | None = None, options: WriteOptions | None = None) -> dict: ...
 
     def patch(self, kind: ResourceKind, namespace: str | None, name: str, patch_type: PatchType,
-              patch: dict | list, *, subresource: str | None = None,
+              patch: PatchBody, *, subresource: str | None = None,
               options: WriteOptions | None = None) -> dict: ...
 
     def delete(self, kind: ResourceKind, namespace: str | None, name: str,

@@ -97,7 +97,7 @@ class EndpointsController(Controller[ObjectKey]):
             return
         relabelled = len({(l.get(SERVICE_NAME_LABEL), l.get(MANAGED_BY_LABEL)) for l in labels}) > 1
         if change.type is WatchEventType.DELETED or relabelled:
-            for name in {l.get(SERVICE_NAME_LABEL) for l in labels if l.get(SERVICE_NAME_LABEL)}:
+            for name in sorted({name for l in labels if (name := l.get(SERVICE_NAME_LABEL))}):
                 yield (change.namespace, name)
 
     def resync_keys(self) -> Iterable[ObjectKey]:

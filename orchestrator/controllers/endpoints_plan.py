@@ -200,14 +200,14 @@ def desired_subsets(service: dict, pods: list[dict]) -> list[dict]:
     for port_key, members in readiness.items():
         groups.setdefault(frozenset(members.items()), []).append(port_key)
     subsets = []
-    for members, port_keys in groups.items():
-        ready = sorted((k for k, r in members if r))
-        unready = sorted((k for k, r in members if not r))
+    for group, port_keys in groups.items():
+        ready_keys = sorted(k for k, r in group if r)
+        unready_keys = sorted(k for k, r in group if not r)
         subset: dict = {}
-        if ready:
-            subset["addresses"] = [addresses[k] for k in ready]
-        if unready:
-            subset["notReadyAddresses"] = [addresses[k] for k in unready]
+        if ready_keys:
+            subset["addresses"] = [addresses[k] for k in ready_keys]
+        if unready_keys:
+            subset["notReadyAddresses"] = [addresses[k] for k in unready_keys]
         listed = sorted(k for k in port_keys if k is not None)
         if listed:
             subset["ports"] = [ports[k] for k in listed]

@@ -20,6 +20,7 @@ when it appears; the periodic resync checks every dependent none of whose owners
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Iterable, Union
 
 from orchestrator.api import errors
@@ -31,11 +32,34 @@ from orchestrator.client.protocol import Client, WatchEventType
 from orchestrator.controllers.base import Controller
 
 _BY_RESOURCE = {rk.qualified_resource: rk for rk in KINDS}
-#: work keys: ("owner-gone", uid) looks for the dependents of an owner that went;
-#: ("check", resource, namespace, name) looks up the owners of one new dependent;
-#: ("finalize", resource, namespace, name) works an owner's orphan/foreground finalizer
-_GONE, _CHECK, _FINALIZE = "owner-gone", "check", "finalize"
-GCKey = Union[tuple[str, str], tuple[str, str, str, str]]
+
+
+@dataclass(frozen=True)
+class OwnerGone:
+    """Look for the dependents of an object that went."""
+
+    uid: str
+
+
+@dataclass(frozen=True)
+class CheckOwners:
+    """Look up the owners of one dependent; delete it if none is left."""
+
+    resource: str
+    namespace: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Finalize:
+    """Work an owner's ``orphan`` or ``foregroundDeletion`` finalizer."""
+
+    resource: str
+    namespace: str
+    name: str
+
+
+GCKey = Union[OwnerGone, CheckOwners, Finalize]
 
 
 def owner_uids(obj: dict) -> set[str]:
@@ -55,14 +79,14 @@ class GarbageCollector(Controller[GCKey]):
         meta = change.object.get("metadata", {})
         resource = change.kind.qualified_resource
         if change.type is WatchEventType.DELETED:
-            yield (_GONE, meta["uid"])
+            yield OwnerGone(meta["uid"])
         elif meta.get("deletionTimestamp") and {Finalizer.ORPHAN.value, Finalizer.FOREGROUND.value} & set(
                 meta.get("finalizers") or []):
-            yield (_FINALIZE, resource, change.namespace, change.name)
+            yield Finalize(resource, change.namespace, change.name)
         elif change.type is WatchEventType.ADDED and owner_uids(change.object):
             # A dependent created after its owner vanished must not live on. Only its own owners
             # are looked up: a ReplicaSet making 100 pods must not cost 100 sweeps.
-            yield (_CHECK, resource, change.namespace, change.name)
+            yield CheckOwners(resource, change.namespace, change.name)
 
     def resync_keys(self) -> Iterable[GCKey]:
         live = {obj["metadata"]["uid"] for cache in self.caches.values() for obj in cache.all()}
@@ -70,18 +94,19 @@ class GarbageCollector(Controller[GCKey]):
             for obj in cache.all():
                 meta = obj["metadata"]
                 if owner_uids(obj) and not owner_uids(obj) & live:
-                    yield (_CHECK, rk.qualified_resource, meta.get("namespace", ""), meta["name"])
+                    yield CheckOwners(rk.qualified_resource, meta.get("namespace", ""), meta["name"])
                 if meta.get("deletionTimestamp") and meta.get("finalizers"):
-                    yield (_FINALIZE, rk.qualified_resource, meta.get("namespace", ""), meta["name"])
+                    yield Finalize(rk.qualified_resource, meta.get("namespace", ""), meta["name"])
 
     def reconcile(self, key: GCKey) -> None:
-        if key[0] == _GONE:
-            for rk, dependent in self._dependents_of(key[1]):
-                self._check(rk, dependent["metadata"].get("namespace"), dependent["metadata"]["name"])
-        elif key[0] == _CHECK:
-            self._check(_BY_RESOURCE[key[1]], key[2] or None, key[3])
-        else:
-            self._finalize(_BY_RESOURCE[key[1]], key[2] or None, key[3])
+        match key:
+            case OwnerGone(uid):
+                for rk, dependent in self._dependents_of(uid):
+                    self._check(rk, dependent["metadata"].get("namespace"), dependent["metadata"]["name"])
+            case CheckOwners(resource, namespace, name):
+                self._check(_BY_RESOURCE[resource], namespace or None, name)
+            case Finalize(resource, namespace, name):
+                self._finalize(_BY_RESOURCE[resource], namespace or None, name)
 
     def _dependents_of(self, uid: str, namespace: str | None = None) -> list[tuple[ResourceKind, dict]]:
         """Every object naming ``uid`` among its owners (the owner index of every kind)."""

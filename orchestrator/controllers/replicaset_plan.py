@@ -34,7 +34,7 @@ from orchestrator.api.apps import ReplicaSetConditionType
 from orchestrator.api.conditions import set_condition
 from orchestrator.api.meta import ConditionStatus
 from orchestrator.api.pod import PodPhase
-from orchestrator.api.podstatus import available_at, is_active, is_available, is_ready, max_restarts, ready_since
+from orchestrator.api.podstatus import available_at, is_active, is_available, is_ready, max_restarts, phase, ready_since
 from orchestrator.api.selectors import from_match_labels
 from orchestrator.api.timestamps import parse_rfc3339
 from orchestrator.controllers.owners import owner_reference
@@ -114,8 +114,7 @@ def _compare(a: dict, b: dict, ranks: dict[str, int], now: datetime) -> int:
     if node_a != node_b and (not node_a or not node_b):
         return -1 if not node_a else 1
     # 2. Pending < Unknown < Running
-    phase_a = _PHASE_ORDINAL.get((a.get("status") or {}).get("phase"), 0)
-    phase_b = _PHASE_ORDINAL.get((b.get("status") or {}).get("phase"), 0)
+    phase_a, phase_b = _PHASE_ORDINAL.get(phase(a) or "", 0), _PHASE_ORDINAL.get(phase(b) or "", 0)
     if phase_a != phase_b:
         return -1 if phase_a < phase_b else 1
     # 3. not ready before ready
@@ -161,7 +160,11 @@ def deletion_order(pods: list[dict], related: list[dict], now: datetime) -> list
             node = (pod.get("spec") or {}).get("nodeName") or ""
             on_node[node] = on_node.get(node, 0) + 1
     ranks = {p["metadata"]["uid"]: on_node.get((p.get("spec") or {}).get("nodeName") or "", 0) for p in pods}
-    return sorted(pods, key=cmp_to_key(lambda a, b: _compare(a, b, ranks, now)))
+
+    def compare(a: dict, b: dict) -> int:
+        return _compare(a, b, ranks, now)
+
+    return sorted(pods, key=cmp_to_key(compare))
 
 
 # ── the plan ─────────────────────────────────────────────────────────────────────────────────

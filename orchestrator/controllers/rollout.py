@@ -52,6 +52,9 @@ from dataclasses import dataclass
 #: Kubernetes' default for both ``maxSurge`` and ``maxUnavailable``
 DEFAULT_FENCEPOST = "25%"
 
+#: a ``maxSurge``/``maxUnavailable`` as written: a count, a percentage ("25%"), or unset (the default)
+Fencepost = int | str | None
+
 
 class InvalidFencepost(ValueError):
     """A ``maxSurge``/``maxUnavailable`` that is neither an int nor ``"N%"``."""
@@ -74,7 +77,7 @@ class RSView:
         return min(self.available, self.replicas)
 
 
-def scaled_value(value: int | str | None, total: int, round_up: bool) -> int:
+def scaled_value(value: Fencepost, total: int, round_up: bool) -> int:
     """An int-or-percent resolved against ``total`` (``GetScaledValueFromIntOrPercent``).
 
     ``scaled_value("25%", 10, True) == 3``; ``scaled_value("25%", 10, False) == 2``; ``scaled_value(2, 10, …) == 2``.
@@ -94,7 +97,7 @@ def scaled_value(value: int | str | None, total: int, round_up: bool) -> int:
     return math.ceil(exact) if round_up else math.floor(exact)
 
 
-def fenceposts(max_surge: int | str | None, max_unavailable: int | str | None, replicas: int) -> tuple[int, int]:
+def fenceposts(max_surge: Fencepost, max_unavailable: Fencepost, replicas: int) -> tuple[int, int]:
     """``(surge, unavailable)`` for ``replicas`` (``ResolveFenceposts``): both 0 → unavailable 1."""
     surge = scaled_value(max_surge, replicas, True)
     unavailable = scaled_value(max_unavailable, replicas, False)
@@ -103,7 +106,7 @@ def fenceposts(max_surge: int | str | None, max_unavailable: int | str | None, r
     return surge, unavailable
 
 
-def max_unavailable(max_surge, max_unavailable_value, replicas: int) -> int:
+def max_unavailable(max_surge: Fencepost, max_unavailable_value: Fencepost, replicas: int) -> int:
     """How many of ``replicas`` may be unavailable (``MaxUnavailable``), never more than all of them."""
     if replicas == 0:
         return 0
@@ -119,7 +122,7 @@ def pods_at_most(rss: list[RSView]) -> int:
     return sum(max(rs.replicas, rs.pods) for rs in rss)
 
 
-def new_rs_replicas(replicas: int, max_surge, all_rss: list[RSView], new_rs: RSView | None) -> int:
+def new_rs_replicas(replicas: int, max_surge: Fencepost, all_rss: list[RSView], new_rs: RSView | None) -> int:
     """What the new ReplicaSet may grow to now (``NewRSNewReplicas`` for RollingUpdate).
 
     Example: 3 replicas, surge 1, old RS at 3, new RS at 0 → total may reach 4, so the new RS
@@ -140,7 +143,7 @@ def _by_age(rss: list[RSView]) -> list[RSView]:
     return sorted(rss, key=lambda rs: (rs.created, rs.name))
 
 
-def scale_down_old(replicas: int, max_surge, max_unavailable_value, new_rs: RSView | None,
+def scale_down_old(replicas: int, max_surge: Fencepost, max_unavailable_value: Fencepost, new_rs: RSView | None,
                    old_rss: list[RSView]) -> dict[str, int]:
     """New ``spec.replicas`` for the old ReplicaSets that must shrink (``reconcileOldReplicaSets``).
 
@@ -197,7 +200,7 @@ def _fraction(rs: RSView, replicas: int, surge: int, observed_replicas: int) -> 
     return int(math.floor(rs.replicas * allowed / annotated + 0.5)) - rs.replicas
 
 
-def proportional_sizes(replicas: int, max_surge, active: list[RSView], observed_replicas: int) -> dict[str, int]:
+def proportional_sizes(replicas: int, max_surge: Fencepost, active: list[RSView], observed_replicas: int) -> dict[str, int]:
     """Every active ReplicaSet's new size after ``replicas`` changed mid-rollout (``scale``).
 
     Example: 10 replicas (surge 3) mid-rollout with old 8 and new 5 (13 pods, ``max-replicas`` 13),

@@ -147,9 +147,10 @@ class ServiceLoadBalancerController(Controller[ObjectKey]):
     def _remove(self, service: dict) -> None:
         self.events.record(service, EventType.NORMAL, LoadBalancerReason.DELETING, "Deleting load balancer")
         if current_ingress(service) and not service["metadata"].get("deletionTimestamp"):
-            service = write_status(self.client, SERVICE, service, lambda fresh: _with_ingress(fresh, []))
-            if service is None:
+            cleared = write_status(self.client, SERVICE, service, lambda fresh: _with_ingress(fresh, []))
+            if cleared is None:
                 return
+            service = cleared
         self._set_finalizer(service, present=False)
         self.events.record(service, EventType.NORMAL, LoadBalancerReason.DELETED, "Deleted load balancer")
 

@@ -11,18 +11,21 @@ compacted away is a 410, as a Kubernetes watch would say.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from orchestrator.api import errors
 from orchestrator.api.options import DeleteOptions, ListOptions, PatchType, WriteOptions
 from orchestrator.api.registry import ResourceKind
 from orchestrator.apiserver.binding import bind, success_status
 from orchestrator.apiserver.eviction import evict
 from orchestrator.apiserver.objects import ObjectAPI
-from orchestrator.client.protocol import ObjectList, WatchEvent, WatchEventType
+from orchestrator.client.protocol import ObjectList, PatchBody, WatchEvent, WatchEventType
 from orchestrator.store import RevisionCompacted, Watcher
 
 _WRITE = WriteOptions()
-#: subresources a POST goes to, and what carries them out
-_POSTED = {("pods", "binding"): bind, ("pods", "eviction"): evict}
+#: subresources a POST goes to, and what carries them out: (api, namespace, name, body)
+_POSTED: dict[tuple[str, str], Callable[[ObjectAPI, str, str, dict], object]] = {
+    ("pods", "binding"): bind, ("pods", "eviction"): evict}
 
 
 class LocalWatch:
@@ -78,7 +81,7 @@ class LocalClient:
                                dry_run=options.dry_run).object
 
     def patch(self, kind: ResourceKind, namespace: str | None, name: str, patch_type: PatchType,
-              patch: dict | list, *, subresource: str | None = None,
+              patch: PatchBody, *, subresource: str | None = None,
               options: WriteOptions | None = None) -> dict:
         options = options or _WRITE
         return self.api.patch(kind, namespace, name, patch_type, patch, subresource=subresource,

@@ -8,7 +8,7 @@ from orchestrator.api import errors
 from orchestrator.api.registry import kind_for
 from orchestrator.api.options import DeleteOptions, PatchType, PropagationPolicy
 from orchestrator.apiserver.objects import ObjectAPI
-from orchestrator.controllers.garbagecollector import GarbageCollector
+from orchestrator.controllers.garbagecollector import CheckOwners, Finalize, GarbageCollector, OwnerGone
 from orchestrator.controllers.namespace import NamespaceController
 from orchestrator.store import MemoryStore
 from tests.support.driven import drive
@@ -116,7 +116,7 @@ def test_background_deletion_cascades_through_the_gc(api):
     api.create(POD, "default", pod("child", owner))
     api.create(POD, "default", pod("stranger"))
     api.delete(RS, "default", "rs", DeleteOptions(propagation=PropagationPolicy.BACKGROUND))
-    drive(GarbageCollector, api).reconcile(("owner-gone", owner["metadata"]["uid"]))
+    drive(GarbageCollector, api).reconcile(OwnerGone(owner["metadata"]["uid"]))
     assert [p["metadata"]["name"] for p in api.list(POD, "default")[0]] == ["stranger"]
 
 
@@ -124,12 +124,12 @@ def test_a_dependent_created_after_its_owner_went_is_collected_by_itself(api):
     owner = api.create(DEPLOY, "default", deployment()).object
     api.create(POD, "default", pod("kept", owner))
     api.delete(DEPLOY, "default", "web", DeleteOptions(propagation=PropagationPolicy.ORPHAN))
-    drive(GarbageCollector, api).reconcile(("finalize", DEPLOY.qualified_resource, "default", "web"))
+    drive(GarbageCollector, api).reconcile(Finalize(DEPLOY.qualified_resource, "default", "web"))
     api.create(DEPLOY, "default", deployment())  # same name, new uid: not the late pod's owner
     api.create(POD, "default", pod("late", owner))
     gc = drive(GarbageCollector, api)
-    gc.reconcile(("check", POD.qualified_resource, "default", "kept"))
-    gc.reconcile(("check", POD.qualified_resource, "default", "late"))
+    gc.reconcile(CheckOwners(POD.qualified_resource, "default", "kept"))
+    gc.reconcile(CheckOwners(POD.qualified_resource, "default", "late"))
     assert [p["metadata"]["name"] for p in api.list(POD, "default")[0]] == ["kept"]
 
 
@@ -139,11 +139,11 @@ def test_foreground_deletion_waits_for_dependents(api):
     api.delete(DEPLOY, "default", "web", DeleteOptions(propagation=PropagationPolicy.FOREGROUND))
     assert api.get(DEPLOY, "default", "web")["metadata"]["finalizers"] == ["foregroundDeletion"]
     gc = drive(GarbageCollector, api)
-    key = ("finalize", DEPLOY.qualified_resource, "default", "web")
+    key = Finalize(DEPLOY.qualified_resource, "default", "web")
     with pytest.raises(Exception):
         gc.reconcile(key)  # dependents are deleted (in the foreground too): the owner waits
     assert api.get(POD, "default", "child")["metadata"]["finalizers"] == ["foregroundDeletion"]
-    gc.reconcile(("finalize", POD.qualified_resource, "default", "child"))  # the pod has no dependents
+    gc.reconcile(Finalize(POD.qualified_resource, "default", "child"))  # the pod has no dependents
     assert api.list(POD, "default")[0] == []
     gc.reconcile(key)
     with pytest.raises(errors.ApiError):
@@ -154,7 +154,7 @@ def test_orphan_deletion_strips_owner_references(api):
     owner = api.create(DEPLOY, "default", deployment()).object
     api.create(POD, "default", pod("child", owner))
     api.delete(DEPLOY, "default", "web", DeleteOptions(propagation=PropagationPolicy.ORPHAN))
-    drive(GarbageCollector, api).reconcile(("finalize", DEPLOY.qualified_resource, "default", "web"))
+    drive(GarbageCollector, api).reconcile(Finalize(DEPLOY.qualified_resource, "default", "web"))
     assert "ownerReferences" not in api.get(POD, "default", "child")["metadata"]
     with pytest.raises(errors.ApiError):
         api.get(DEPLOY, "default", "web")
