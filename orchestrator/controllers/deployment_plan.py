@@ -1,8 +1,7 @@
-"""What a Deployment's ReplicaSets and status should be: pure functions, no I/O.
+"""The rules of a Deployment's ReplicaSets and status: pure functions, no I/O.
 
-The controller (:mod:`orchestrator.controllers.deployment`) reads a Deployment and its
-ReplicaSets and asks this module, after Kubernetes' ``pkg/controller/deployment`` (sync.go,
-progress.go, util/deployment_util.go):
+The planner of one pass (:mod:`orchestrator.controllers.deployment_steps`) asks this module,
+after Kubernetes' ``pkg/controller/deployment`` (sync.go, progress.go, util/deployment_util.go):
 
 * **Which ReplicaSet is new**: the oldest one whose pod template equals the Deployment's,
   ignoring the ``pod-template-hash`` label (:func:`find_new_rs`); the rest are old.

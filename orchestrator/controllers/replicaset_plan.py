@@ -1,7 +1,7 @@
-"""What a ReplicaSet needs, decided from what the store holds: pure functions, no I/O.
+"""What a ReplicaSet needs, decided from the pods it has: pure functions, no I/O.
 
-The controller (:mod:`orchestrator.controllers.replicaset`) reads the ReplicaSet and the pods of
-its namespace, asks this module what to do, and applies the answer. Everything users argue about
+The controller (:mod:`orchestrator.controllers.replicaset`) reads the ReplicaSet and its pods from
+the informer caches, asks this module what to do, and applies the answer. Everything users argue about
 lives here, with Kubernetes' rules (k8s.io/kubernetes/pkg/controller/replicaset and
 pkg/controller/controller_utils.go):
 

@@ -2,8 +2,8 @@
 
 Pure functions over :class:`RSView` (a ReplicaSet reduced to the numbers the maths needs), after
 Kubernetes' ``pkg/controller/deployment/rolling.go``, ``sync.go`` and ``util/deployment_util.go``.
-The controller (:mod:`orchestrator.controllers.deployment`) reads the store, builds the views,
-asks here what each ReplicaSet's ``spec.replicas`` should become, and writes the answer.
+The Deployment planner (:mod:`orchestrator.controllers.deployment_steps`) builds the views,
+asks here what each ReplicaSet's ``spec.replicas`` should become, and plans the scaling.
 
 **Fenceposts.** ``maxSurge`` and ``maxUnavailable`` are ints or percentages of ``replicas``;
 surge rounds *up*, unavailable rounds *down*, and if both come out 0 unavailable becomes 1 (or
