@@ -120,14 +120,10 @@ class ControlPlane:
         wanted = PublicClusterInfo(name=info.name, uid=info.uid, ca_pem=ca_pem(self.config.state_dir),
                                    server=info.server_url, network=self.config.network).to_configmap()
         configmap = kind_for("v1", "ConfigMap")
-        try:
-            current = self.api.get(configmap, CLUSTER_INFO_NAMESPACE, CLUSTER_INFO_NAME)
-        except errors.ApiError as error:
-            if error.code != 404:
-                raise
+        current = errors.or_none(lambda: self.api.get(configmap, CLUSTER_INFO_NAMESPACE, CLUSTER_INFO_NAME))
+        if current is None:
             self.api.create(configmap, CLUSTER_INFO_NAMESPACE, wanted)
-            return
-        if current.get("data") != wanted["data"]:
+        elif current.get("data") != wanted["data"]:
             self.api.update(configmap, CLUSTER_INFO_NAMESPACE, CLUSTER_INFO_NAME,
                             {**current, "data": wanted["data"]})
 
