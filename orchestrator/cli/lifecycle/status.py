@@ -48,8 +48,8 @@ def run_status(args: argparse.Namespace, out, err) -> int:
         return 1
     out.write("\n")
     try:
-        client = ApiClient(str(state.kubeconfig), timeout=5.0)
-        table = client.request("GET", "/api/v1/nodes", accept=TABLE_ACCEPT)
+        with ApiClient(str(state.kubeconfig), timeout=5.0) as client:
+            table = client.request("GET", "/api/v1/nodes", accept=TABLE_ACCEPT)
     except ClientError as error:
         err.write(f"cannot list nodes: {error}\n")
         return 1
