@@ -111,7 +111,7 @@ class ApiClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def request(self, method: str, path: str, *, params: dict | None = None, body=None,
+    def request(self, method: str, path: str, *, params: dict | None = None, body: dict | list | None = None,
                 content_type: str = "application/json", accept: str = "application/json") -> dict:
         headers = {"Accept": accept}
         content = None

@@ -108,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _serve(args) -> int:
+def _serve(args: argparse.Namespace) -> int:
     from orchestrator.apiserver.server import ServerConfig, run
     from orchestrator.cluster.statedir import StateDir
 

@@ -56,7 +56,7 @@ class UpFailed(Exception):
         self.process = process
 
 
-def add_up_parser(verbs) -> None:
+def add_up_parser(verbs: argparse._SubParsersAction) -> None:
     up = verbs.add_parser("up", help="start a local cluster (server + N agents) in the background")
     up.add_argument("--nodes", type=int, default=3, help="number of node agents (default 3)")
     up.add_argument("--state-dir", type=Path, help="cluster state directory (default: ~/.dockyard)")
@@ -70,7 +70,7 @@ def add_up_parser(verbs) -> None:
     add_server_tuning_arguments(up)
 
 
-def run_up(args: argparse.Namespace, out, err) -> int:
+def run_up(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.nodes < 0:
         err.write("error: --nodes must be 0 or more\n")
         return 2
@@ -217,7 +217,7 @@ def _wait_for_server(state: StateDir, watched: list[ProcessRecord], deadline: fl
 
 
 def _wait_for_nodes(client: ApiClient, wanted: list[str], watched: list[ProcessRecord], deadline: float,
-                    err) -> None:
+                    err: TextIO) -> None:
     shown = None if wanted else 0  # a control plane without nodes has nothing to wait for
     while True:
         _check_alive(watched)
@@ -254,7 +254,7 @@ def _check_alive(watched: list[ProcessRecord]) -> None:
 # -- reporting ----------------------------------------------------------------------------------
 
 
-def _report(state: StateDir, failure: BaseException, err) -> None:
+def _report(state: StateDir, failure: BaseException, err: TextIO) -> None:
     if isinstance(failure, KeyboardInterrupt):
         err.write("interrupted; stopping what this `dockyard up` started\n")
         return
@@ -263,7 +263,7 @@ def _report(state: StateDir, failure: BaseException, err) -> None:
         err.write(f"--- last lines of {state.log_file(failure.process)}:\n{log_tail(state, failure.process)}\n---\n")
 
 
-def _summary(spec: ClusterSpec, already: bool, explicit_state_dir: bool, out) -> None:
+def _summary(spec: ClusterSpec, already: bool, explicit_state_dir: bool, out: TextIO) -> None:
     state_flag = f" --state-dir {spec.state.root}" if explicit_state_dir else ""
     what = "is already running" if already else "is up"
     out.write(
