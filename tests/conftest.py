@@ -14,15 +14,6 @@ from tests.support.kubectl import Kubectl
 REPO = Path(__file__).resolve().parent.parent
 
 
-def seeds_dir() -> Path:
-    import os
-
-    path = Path(os.environ.get("DOCKYARD_SEEDS", REPO.parent / "shared" / "seeds"))
-    if not path.is_dir():
-        raise RuntimeError(f"the seed notes are missing at {path}; set DOCKYARD_SEEDS")
-    return path
-
-
 @pytest.fixture
 def control_plane(tmp_path):
     server = ControlPlaneProcess(tmp_path / "state", free_port())
