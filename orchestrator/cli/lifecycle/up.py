@@ -97,7 +97,8 @@ def run_up(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         state.agents_dir.mkdir(mode=DIR_MODE, exist_ok=True)
         for node in plan.start_agents:
             token_file = _node_token_file(state, book, node)
-            started.append(launch(state, agent_process(node), agent_argv(spec, network, node, _free_port(), token_file)))
+            argv = agent_argv(spec, network, node, _free_port(), token_file)
+            started.append(launch(state, agent_process(node), argv))
             watched.append(started[-1])
         with ApiClient(str(state.kubeconfig), timeout=5.0) as client:
             _wait_for_nodes(client, spec.node_names, watched, time.monotonic() + args.timeout, err)
