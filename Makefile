@@ -35,7 +35,7 @@ tools:
 lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 
-unit: $(STAMP)
+unit: $(STAMP) tools
 	$(PY) -m pytest -q tests/unit
 
 test: $(STAMP) lint tools images
