@@ -126,7 +126,7 @@ def _start_server(state: StateDir, spec: ClusterSpec, stored: ClusterNetwork | N
 
     try:
         with address_plan_lock() if stored is None else nullcontext():
-            network = stored or choose_network()
+            network = stored if stored is not None else choose_network()
             if start:
                 _check_port_free(spec.api_port)
                 started.append(launch(state, SERVER, server_argv(spec, network)))
