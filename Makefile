@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: test unit lint tools images demo bench bench-api bench-pods bench-scheduler bench-services clean
+.PHONY: test unit lint tools images demo seed-check bench bench-api bench-pods bench-scheduler bench-services clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,12 +35,18 @@ tools:
 lint: $(STAMP)
 	$(VENV)/bin/lint-imports
 
-unit: $(STAMP)
+unit: $(STAMP) tools
 	$(PY) -m pytest -q tests/unit
 
 test: $(STAMP) lint tools images
 	@docker info >/dev/null 2>&1 || { echo "error: the Docker engine is not reachable (docker info failed); dockyard's tests need it" >&2; exit 1; }
 	$(PY) -m pytest -q
+
+# examples/seed/ against the study notes themselves (not part of a clone): every complete manifest
+# of NOTES/*.txt has its byte-for-byte copy there, as examples/seed/provenance.txt records.
+seed-check: $(STAMP)
+	@test -n "$(NOTES)" || { echo "error: say where the study notes are: make seed-check NOTES=DIR" >&2; exit 2; }
+	$(PY) -m tests.support.seed_copies "$(NOTES)"
 
 bench: bench-api bench-pods bench-scheduler bench-services
 

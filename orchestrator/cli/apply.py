@@ -10,7 +10,9 @@ scheduler, ``kubectl scale``) are left alone. Output lines match kubectl's:
 
 from __future__ import annotations
 
+import argparse
 import json
+from typing import TextIO
 
 from orchestrator.api.patch_diff import three_way_strategic_patch
 from orchestrator.cli.client import ApiClient, ClientError
@@ -30,7 +32,7 @@ def _with_last_applied(obj: dict) -> dict:
     return annotated
 
 
-def run_apply(client: ApiClient, args, out, err) -> int:
+def run_apply(client: ApiClient, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     ok = True
     for manifest in load_manifests(args.filename):
         obj = manifest.object

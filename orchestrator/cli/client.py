@@ -100,7 +100,18 @@ class ApiClient:
         self._http = httpx.Client(base_url=self.server, verify=context or True, timeout=timeout,
                                   headers={"Authorization": f"Bearer {creds['token']}"})
 
-    def request(self, method: str, path: str, *, params: dict | None = None, body=None,
+    def close(self) -> None:
+        """Close the pooled connections. One left open keeps a stopping server waiting: uvicorn
+        lets open connections finish until its graceful-shutdown timeout runs out."""
+        self._http.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def request(self, method: str, path: str, *, params: dict | None = None, body: dict | list | None = None,
                 content_type: str = "application/json", accept: str = "application/json") -> dict:
         headers = {"Accept": accept}
         content = None

@@ -22,6 +22,7 @@ import argparse
 import time
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TextIO
 
 from orchestrator.cli.client import ApiClient, ClientError
 from orchestrator.cli.durations import duration_argument
@@ -97,7 +98,7 @@ def plan_drain(pods: list[dict], options: DrainOptions) -> DrainPlan:
 # -- the commands ---------------------------------------------------------------------------
 
 
-def add_node_parsers(verbs) -> list[argparse.ArgumentParser]:
+def add_node_parsers(verbs: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
     """The three verbs' parsers (the caller adds the common --kubeconfig)."""
     parsers = []
     for verb, text in (("cordon", "mark a node unschedulable"), ("uncordon", "mark a node schedulable again")):
@@ -115,7 +116,7 @@ def add_node_parsers(verbs) -> list[argparse.ArgumentParser]:
     return [*parsers, drain]
 
 
-def set_unschedulable(client: ApiClient, node: str, unschedulable: bool, out) -> None:
+def set_unschedulable(client: ApiClient, node: str, unschedulable: bool, out: TextIO) -> None:
     current = client.request("GET", f"{NODES_PATH}/{node}")
     word = "cordoned" if unschedulable else "uncordoned"
     if bool((current.get("spec") or {}).get("unschedulable")) == unschedulable:
@@ -126,12 +127,12 @@ def set_unschedulable(client: ApiClient, node: str, unschedulable: bool, out) ->
     out.write(f"node/{node} {word}\n")
 
 
-def run_cordon(client: ApiClient, args, out, err) -> int:
+def run_cordon(client: ApiClient, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     set_unschedulable(client, args.node, args.verb == "cordon", out)
     return 0
 
 
-def run_drain(client: ApiClient, args, out, err) -> int:
+def run_drain(client: ApiClient, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     set_unschedulable(client, args.node, True, out)
     pods = client.request("GET", "/api/v1/pods", params={"fieldSelector": f"spec.nodeName={args.node}"})["items"]
     plan = plan_drain([p for p in pods if not p["metadata"].get("deletionTimestamp")],
