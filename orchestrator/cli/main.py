@@ -108,13 +108,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-<<<<<<< HEAD
-def _serve(args) -> int:
-    from orchestrator.controlplane.process import ServerConfig, run
-=======
 def _serve(args: argparse.Namespace) -> int:
-    from orchestrator.apiserver.server import ServerConfig, run
->>>>>>> wt-hygiene
+    from orchestrator.controlplane.process import ServerConfig, run
     from orchestrator.cluster.statedir import StateDir
 
     host, _, port = args.listen.rpartition(":")
