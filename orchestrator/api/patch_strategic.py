@@ -30,7 +30,8 @@ import copy
 import json
 from typing import Any
 
-from orchestrator.api.patch import JSONValue, PatchError, json_contains, json_equal, json_unique
+from orchestrator.api.jsonvalue import JSONValue, json_contains, json_equal, json_unique
+from orchestrator.api.patch import PatchError
 
 Path = tuple[str, ...]
 Table = dict[Path, str]  # one kind's slice of MERGE_KEYS
@@ -113,7 +114,7 @@ _SET_ORDER = "$setElementOrder/"
 _DELETE_FROM = "$deleteFromPrimitiveList/"
 
 
-def apply_strategic_merge_patch(original: dict, patch: dict, kind: str) -> dict:
+def strategic_merge_patch(original: dict, patch: dict, kind: str) -> dict:
     """Apply ``patch`` to ``original``, an object of ``kind`` (apiVersion does not matter)."""
     table = MERGE_KEYS.get(kind)
     if table is None:

@@ -31,12 +31,15 @@ from typing import Callable
 
 from orchestrator.api import errors
 from orchestrator.api.decode import decode
+from orchestrator.api.jsonvalue import JSONValue
 from orchestrator.api.defaults import apply_defaults, prepare_for_update
 from orchestrator.api.options import DeleteOptions, Finalizer, ListOptions, PatchType, PropagationPolicy
-from orchestrator.api.patch import PatchError, json_merge_patch, json_patch, strategic_merge_patch
+from orchestrator.api.patch import PatchError, json_merge_patch, json_patch
+from orchestrator.api.patch_strategic import strategic_merge_patch
 from orchestrator.api.registry import ResourceKind
 from orchestrator.api.validation import validate
 from orchestrator.apiserver.admission import Admission
+from orchestrator.apiserver.reader import Listed
 from orchestrator.store import Key, KeyExists, KeyNotFound, RevisionConflict, Store
 from orchestrator.api.timestamps import now_rfc3339
 
@@ -83,8 +86,7 @@ class ObjectAPI:
         except KeyNotFound:
             raise errors.not_found(rk.plural, rk.group, name) from None
 
-    def list(self, rk: ResourceKind, namespace: str | None, options: ListOptions | None = None
-             ) -> tuple[list[dict], int, tuple[str, str] | None]:
+    def list(self, rk: ResourceKind, namespace: str | None, options: ListOptions | None = None) -> Listed:
         """Matching objects, the revision they were read at, and where to continue (if limited).
 
         Selectors are applied before the limit, as Kubernetes does, so a page is never short
@@ -106,9 +108,9 @@ class ObjectAPI:
                     if options.limit and len(items) == options.limit:
                         last = obj["metadata"]
                         more = result.next_after is not None or obj is not result.items[-1]
-                        return items, result.revision, (last.get("namespace", ""), last["name"]) if more else None
+                        return Listed(items, result.revision, (last.get("namespace", ""), last["name"]) if more else None)
             if result.next_after is None:
-                return items, result.revision, None
+                return Listed(items, result.revision, None)
             after = result.next_after
 
     # -- create ----------------------------------------------------------------------------
@@ -229,12 +231,7 @@ class ObjectAPI:
                 "(the default) instead", errors.StatusReason.UNSUPPORTED_MEDIA_TYPE, 415)
         for attempt in range(_PATCH_ATTEMPTS):
             old = self.get(rk, namespace, name)
-            try:
-                patched = apply_patch(rk, old, patch_type, patch)
-            except PatchError as error:
-                raise errors.bad_request(str(error)) from None
-            if not isinstance(patched, dict):
-                raise errors.bad_request("the patch does not produce an object")
+            patched = apply_patch(rk, old, patch_type, patch)
             precondition = (patch.get("metadata") or {}).get("resourceVersion") if isinstance(patch, dict) else None
             if precondition and precondition != old["metadata"]["resourceVersion"]:
                 raise errors.conflict(rk.plural, rk.group, name)
@@ -390,6 +387,18 @@ def _removable(rk: ResourceKind, obj: dict) -> bool:
 
 
 def apply_patch(rk: ResourceKind, old: dict, patch_type: PatchType, patch: dict | list) -> dict:
+    """``old`` with a patch of ``patch_type`` applied; a patch that cannot apply, or that turns the
+    object into something else than an object, is the client's error (400)."""
+    try:
+        patched = _apply_patch(rk, old, patch_type, patch)
+    except PatchError as error:
+        raise errors.bad_request(str(error)) from None
+    if not isinstance(patched, dict):
+        raise errors.bad_request("the patch does not produce an object")
+    return patched
+
+
+def _apply_patch(rk: ResourceKind, old: dict, patch_type: PatchType, patch: dict | list) -> JSONValue:
     if patch_type is PatchType.JSON:
         if not isinstance(patch, list):
             raise errors.bad_request("a JSON patch must be a list of operations")
