@@ -259,10 +259,14 @@ def _order(result: dict, patch: dict, field: str, order: list, table: Table, pat
     if not isinstance(patch_list, list):
         raise _error(path, "must be a list to go with $setElementOrder")
     _check_order(patch_list, order, key, path)
-    live = result.get(field) if isinstance(result.get(field), list) else None
-    if live is None and not in_patch:
+    current = result.get(field)
+    live = current if isinstance(current, list) else None
+    if in_patch:
+        merged = _merge_list(live or [], patch_list, table, path)
+    elif live is not None:
+        merged = live
+    else:
         return
-    merged = _merge_list(live or [], patch_list, table, path) if in_patch else live
     result[field] = _normalize(merged, order, live or [], key)
 
 
@@ -289,7 +293,7 @@ def _normalize(merged: list, patch_order: list, live_order: list, key: str | Non
     """
     in_patch = [item for item in merged if _position(patch_order, item, key) is not None]
     live_only = [item for item in merged if _position(patch_order, item, key) is None]
-    in_patch.sort(key=lambda item: _position(patch_order, item, key))
+    in_patch.sort(key=lambda item: _rank(patch_order, item, key))
     live_only.sort(key=lambda item: _rank(live_order, item, key))
     result: list = []
     while live_only and in_patch:

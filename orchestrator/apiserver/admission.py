@@ -217,7 +217,7 @@ class Admission:
             taken.add(port["nodePort"])
 
     @staticmethod
-    def _invalid(obj: dict, field: str, value, message: str) -> errors.ApiError:
+    def _invalid(obj: dict, field: str, value: str | int, message: str) -> errors.ApiError:
         shown = f'"{value}"' if isinstance(value, str) else value
         cause = Cause(CauseType.FIELD_VALUE_INVALID, field, f"Invalid value: {shown}: {message}")
         return errors.invalid("Service", "", obj["metadata"].get("name", ""), [cause])

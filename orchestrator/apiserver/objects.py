@@ -22,6 +22,7 @@ they read and write it back without going through ``update``.
 
 from __future__ import annotations
 
+import builtins
 import copy
 import secrets
 import uuid
@@ -165,7 +166,7 @@ class ObjectAPI:
         return self._replace(rk, old, obj, subresource, warnings, dry_run)
 
     def _replace(self, rk: ResourceKind, old: dict, new: dict, subresource: str | None,
-                 warnings: list[str], dry_run: bool) -> Written:
+                 warnings: builtins.list[str], dry_run: bool) -> Written:  # ``list`` is the method
         """Turn ``new`` (as the client sent it) into the next stored version of ``old``."""
         name = old["metadata"]["name"]
         merged = self._merge_for_subresource(rk, old, new, subresource)
@@ -223,7 +224,7 @@ class ObjectAPI:
     # -- patch -----------------------------------------------------------------------------
 
     def patch(self, rk: ResourceKind, namespace: str | None, name: str, patch_type: PatchType,
-              patch: dict | list, *, subresource: str | None = None, strict: bool = True,
+              patch: dict | builtins.list, *, subresource: str | None = None, strict: bool = True,
               dry_run: bool = False) -> Written:
         if patch_type is PatchType.APPLY:
             raise errors.ApiError(
