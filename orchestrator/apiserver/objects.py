@@ -362,15 +362,21 @@ def qos_class(spec: dict) -> str:
     return "Guaranteed"
 
 
+#: kinds whose status is the server's from the start, never the client's (a Node's agent
+#: reports its own status when it registers; a Namespace's phase is defaulted)
+_SERVER_STATUS_KINDS = frozenset({"Pod", "ReplicaSet", "Deployment", "Service"})
+
+
 def _set_initial_status(rk: ResourceKind, obj: dict) -> None:
-    """What a new object's status starts as: the server's, never the client's (except Nodes,
-    whose agent reports its own status on registration)."""
+    """A new object's status: its kind's empty status as Kubernetes serializes it (the fields Go
+    writes even at their zero value, such as a ReplicaSet's ``replicas: 0`` or a Service's
+    ``loadBalancer: {}``), plus a Pod's phase and QoS class."""
+    if rk.kind not in _SERVER_STATUS_KINDS:
+        return
+    empty = rk.model.model_validate({}).model_dump(by_alias=True, exclude_none=True, mode="json")
+    obj["status"] = empty.get("status", {})
     if rk.kind == "Pod":
-        obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj.get("spec", {}))}
-    elif rk.kind in ("Deployment", "ReplicaSet"):
-        obj["status"] = {}
-    elif rk.kind == "Service":
-        obj["status"] = {"loadBalancer": {}}
+        obj["status"].update(phase="Pending", qosClass=qos_class(obj.get("spec", {})))
 
 
 def _removable(rk: ResourceKind, obj: dict) -> bool:
