@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import AsyncIterator, Awaitable, Callable
+from typing import AsyncIterator, Awaitable, Callable, Mapping
 
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
@@ -46,7 +46,7 @@ LogStreamer = Callable[[Request, dict], Awaitable[Response]]
 RemoteCommand = Callable[[WebSocket, dict, StreamVerb], Awaitable[None]]
 
 
-def json_response(obj: dict, status: int = 200, warnings: list[str] | None = None) -> Response:
+def json_response(obj: Mapping[str, object], status: int = 200, warnings: list[str] | None = None) -> Response:
     headers = {}
     if warnings:
         # RFC 7234 warn-code 299, the form kubectl prints as "Warning: …"
@@ -191,7 +191,8 @@ class ResourceHandlers:
         kind = patch_type(request.headers.get("content-type"))
         body = decode_patch(await request.body(), kind)
         if target.subresource == "scale":
-            current = scale_of(self.api.get(target.rk, target.namespace, name))
+            # A Scale has no merge keys: a strategic merge patch of it is a plain merge patch.
+            current = dict(scale_of(self.api.get(target.rk, target.namespace, name)))
             patched = apply_patch(target.rk, current, kind if kind is not PatchType.STRATEGIC else PatchType.MERGE,
                                   body)
             return self._set_replicas(target, name, replicas_from_scale(patched), params, None)
