@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: test unit lint tools images demo seed-check bench bench-api bench-pods bench-scheduler bench-services clean
+.PHONY: test unit lint tools images demo seed-check bench bench-api bench-pods bench-scheduler bench-scaleup bench-services clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,10 @@ tools:
 		echo "installing $$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# Layering (import-linter contracts) and types (mypy, configured in pyproject.toml: zero errors).
 lint: $(STAMP)
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 unit: $(STAMP) tools
 	$(PY) -m pytest -q tests/unit
@@ -48,7 +50,7 @@ seed-check: $(STAMP)
 	@test -n "$(NOTES)" || { echo "error: say where the study notes are: make seed-check NOTES=DIR" >&2; exit 2; }
 	$(PY) -m tests.support.seed_copies "$(NOTES)"
 
-bench: bench-api bench-pods bench-scheduler bench-services
+bench: bench-api bench-pods bench-scheduler bench-scaleup bench-services
 
 bench-api: $(STAMP)
 	$(PY) bench/api.py
@@ -61,6 +63,11 @@ bench-pods: $(STAMP) images
 # needs the Docker engine and the offline images; 4–7 minutes.
 bench-scheduler: $(STAMP) images
 	$(PY) bench/scheduler.py
+
+# One ReplicaSet from 0 to 1,000 pods on simulated nodes: time and server CPU beside the bare
+# write path; no Docker, under a minute.
+bench-scaleup: $(STAMP)
+	$(PY) bench/scaleup.py
 
 # ClusterIP and NodePort against direct pod traffic, and Ready-to-traffic latency, on 3 real
 # agents; needs the Docker engine, root (iptables) and the offline images; about 2 minutes.

@@ -30,6 +30,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.typing import Subprotocol as WireSubprotocol
 
 from orchestrator.api import errors
 from orchestrator.api.agentendpoint import POD_UID_PARAM, SERVING_CERT_ANNOTATION, logs_path, stream_path
@@ -146,7 +147,8 @@ class NodeProxy:
         context = await self.tls.context(address)
         meta = pod["metadata"]
         query = {**options.to_query(), POD_UID_PARAM: meta["uid"]}
-        url = f"https://{address.netloc}{logs_path(meta['namespace'], meta['name'], options.container)}"
+        container = container_for(pod, options.container)  # the one the plan settled on, as a str
+        url = f"https://{address.netloc}{logs_path(meta['namespace'], meta['name'], container)}"
         client = httpx.AsyncClient(verify=context, timeout=httpx.Timeout(CONNECT_TIMEOUT, read=None))
         try:
             response = await client.send(client.build_request("GET", url, params=query), stream=True)
@@ -188,14 +190,15 @@ class NodeProxy:
         await websocket.accept(subprotocol=protocol.value)
         meta = pod["metadata"]
         query = urlencode([*options.to_query(), (POD_UID_PARAM, meta["uid"])])
-        url = f"wss://{address.netloc}{stream_path(verb, meta['namespace'], meta['name'], options.container)}?{query}"
+        container = container_for(pod, options.container)  # the one the plan settled on, as a str
+        url = f"wss://{address.netloc}{stream_path(verb, meta['namespace'], meta['name'], container)}?{query}"
         try:
-            async with connect(url, ssl=context, subprotocols=[Subprotocol.V5.value],
+            async with connect(url, ssl=context, subprotocols=[WireSubprotocol(Subprotocol.V5.value)],
                                open_timeout=CONNECT_TIMEOUT, max_size=None, compression=None) as agent:
                 await _bridge(websocket, agent)
         except InvalidStatus as error:
             await _finish(websocket, failure_status(_agent_error(error.response.status_code,
-                                                                 error.response.body or b"").message))
+                                                                 bytes(error.response.body or b"")).message))
         except (InvalidHandshake, OSError, asyncio.TimeoutError) as error:
             await _finish(websocket, failure_status(unreachable(address, error).message))
 
