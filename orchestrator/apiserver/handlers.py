@@ -219,11 +219,8 @@ class ResourceHandlers:
         delete = delete_options(request.query_params, await self._optional_body(request))
         items, revision, _ = self.api.list(target.rk, target.namespace, options)
         for item in items:
-            try:
+            with errors.ignore_not_found():
                 self.api.delete(target.rk, item["metadata"].get("namespace"), item["metadata"]["name"], delete)
-            except errors.ApiError as error:
-                if error.code != 404:
-                    raise
         return json_response({"kind": target.rk.list_kind, "apiVersion": target.rk.api_version,
                               "metadata": {"resourceVersion": str(revision)}, "items": items})
 

@@ -37,6 +37,7 @@ from orchestrator.api.defaults import apply_defaults, prepare_for_update
 from orchestrator.api.options import DeleteOptions, Finalizer, ListOptions, PatchType, PropagationPolicy
 from orchestrator.api.patch import PatchError, json_merge_patch, json_patch
 from orchestrator.api.patch_strategic import strategic_merge_patch
+from orchestrator.api.podstatus import is_finished
 from orchestrator.api.registry import ResourceKind
 from orchestrator.api.validation import validate
 from orchestrator.apiserver.admission import Admission
@@ -321,7 +322,7 @@ class ObjectAPI:
         """
         if rk.kind != "Pod" or not obj.get("spec", {}).get("nodeName"):
             return 0
-        if obj.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+        if is_finished(obj):
             return 0
         if options.grace_period_seconds is not None:
             return max(0, options.grace_period_seconds)

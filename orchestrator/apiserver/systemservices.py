@@ -153,11 +153,8 @@ def ensure_system_objects(api: ObjectAPI, services: list[SystemService]) -> None
 
 def _ensure(api: ObjectAPI, rk: ResourceKind, wanted: dict) -> None:
     namespace, name = wanted["metadata"]["namespace"], wanted["metadata"]["name"]
-    try:
-        current = api.get(rk, namespace, name)
-    except errors.ApiError as error:
-        if error.code != 404:
-            raise
+    current = errors.or_none(lambda: api.get(rk, namespace, name))
+    if current is None:
         api.create(rk, namespace, wanted)
         log.info("created %s %s/%s", rk.kind, namespace, name)
         return

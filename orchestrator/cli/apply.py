@@ -43,11 +43,8 @@ def run_apply(client: ApiClient, args: argparse.Namespace, out: TextIO, err: Tex
             name = manifest.name
             desired = _with_last_applied(obj)
             params = {"fieldValidation": "Strict"}
-            try:
-                current = client.request("GET", resource.path(namespace, name))
-            except ClientError as error:
-                if error.code != 404:
-                    raise
+            current = client.get_or_none(resource.path(namespace, name))
+            if current is None:
                 client.request("POST", resource.path(namespace), body=desired, params=params)
                 out.write(f"{resource.qualified}/{name} created\n")
                 continue

@@ -124,6 +124,15 @@ class ApiClient:
             raise ClientError(f"unable to connect to the server at {self.server}: {error}") from None
         return self._decode(response)
 
+    def get_or_none(self, path: str) -> dict | None:
+        """``GET path``, or None when the server answers 404 (other refusals raise)."""
+        try:
+            return self.request("GET", path)
+        except ClientError as error:
+            if error.code == 404:
+                return None
+            raise
+
     @staticmethod
     def _decode(response: httpx.Response) -> dict:
         try:

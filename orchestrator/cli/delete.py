@@ -31,12 +31,8 @@ def _delete_one(client: ApiClient, resource: ApiResource, namespace: str | None,
     if args.wait:
         deadline = time.monotonic() + args.timeout
         while time.monotonic() < deadline:
-            try:
-                client.request("GET", resource.path(namespace, name))
-            except ClientError as error:
-                if error.code == 404:
-                    return True
-                raise
+            if client.get_or_none(resource.path(namespace, name)) is None:
+                return True
             time.sleep(0.2)
         err.write(f'error: timed out waiting for {resource.qualified} "{name}" to be deleted\n')
         return False

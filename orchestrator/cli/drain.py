@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TextIO
 
+from orchestrator.api.podstatus import is_finished
 from orchestrator.cli.client import ApiClient, ClientError
 from orchestrator.cli.durations import duration_argument
 
 NODES_PATH = "/api/v1/nodes"
 STRATEGIC = "application/strategic-merge-patch+json"
 _POLL = 0.25
-_FINISHED = ("Succeeded", "Failed")
 
 
 class DrainProblem(str, Enum):
@@ -75,7 +75,7 @@ def plan_drain(pods: list[dict], options: DrainOptions) -> DrainPlan:
     for pod in pods:
         meta = pod["metadata"]
         shown = f"{meta.get('namespace', 'default')}/{meta['name']}"
-        finished = (pod.get("status") or {}).get("phase") in _FINISHED
+        finished = is_finished(pod)
         owner = _controller(pod)
         if owner is not None and owner.get("kind") == "DaemonSet":
             problem = DrainProblem.DAEMONSET_WARNING if options.ignore_daemonsets else DrainProblem.DAEMONSET_FATAL
@@ -179,13 +179,8 @@ def _wait_gone(client: ApiClient, pod: dict, deadline: float | None) -> bool:
     """Until the pod answers 404 or a pod of the same name but another uid took its place."""
     meta = pod["metadata"]
     while deadline is None or time.monotonic() < deadline:
-        try:
-            current = client.request("GET", f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}")
-        except ClientError as error:
-            if error.code == 404:
-                return True
-            raise
-        if current["metadata"].get("uid") != meta["uid"]:
+        current = client.get_or_none(f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}")
+        if current is None or current["metadata"].get("uid") != meta["uid"]:
             return True
         time.sleep(_POLL)
     return False

@@ -28,6 +28,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Subprotocol as WireSubprotocol
 
+from orchestrator.api.podstatus import is_finished, phase
 from orchestrator.api.remotecommand import (
     Channel, ExecOptions, Subprotocol, TerminalSize, exit_code_of, frame, unframe,
 )
@@ -67,9 +68,8 @@ def run_exec(client: ApiClient, args: argparse.Namespace, out: BinaryIO, err: Te
     namespace = args.namespace or "default"
     name = pod_name(args.pod)
     pod = get_pod(client, namespace, name)
-    phase = (pod.get("status") or {}).get("phase")
-    if phase in ("Succeeded", "Failed"):
-        raise ClientError(f"error: cannot exec into a container in a completed pod; current phase is {phase}")
+    if is_finished(pod):
+        raise ClientError(f"error: cannot exec into a container in a completed pod; current phase is {phase(pod)}")
     use_tty = args.tty and args.stdin and os.isatty(stdin.fileno())
     if args.tty and args.stdin and not use_tty:
         err.write("Unable to use a TTY - input is not a terminal or the right kind of file\n")
