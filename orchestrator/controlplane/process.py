@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from types import FrameType
+from typing import Callable
 from dataclasses import dataclass, field
 
 import uvicorn
@@ -129,13 +131,14 @@ class ControlPlane:
 
     async def serve(self) -> None:
         self.bootstrap()
-        self.hub.start(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        self.hub.start(loop)
         self.controllers.start()
-        server = uvicorn.Server(uvicorn.Config(
+        server = _Server(uvicorn.Config(
             self.app.asgi, host=self.config.host, port=self.config.port,
             ssl_certfile=str(self.cluster.server_cert), ssl_keyfile=str(self.cluster.server_key),
             log_level="warning", access_log=False, timeout_graceful_shutdown=2,
-        ))
+        ), on_exit=lambda: loop.call_soon_threadsafe(self.hub.close_all))
         self._ready = True
         log.info("dockyard API server listening on %s", self.cluster.server_url)
         try:
@@ -145,6 +148,23 @@ class ControlPlane:
             self.controllers.stop()
             self.hub.stop()
             self.store.close()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, which also ends the open watches as soon as it is told to stop.
+
+    uvicorn's graceful shutdown waits (up to its timeout) for open requests to finish, and a
+    watch never does by itself: without this, every ``kubectl get -w`` would hold a stopping
+    server for the whole timeout. kube-apiserver likewise closes watches when it shuts down.
+    """
+
+    def __init__(self, config: uvicorn.Config, *, on_exit: Callable[[], object]) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._on_exit()
+        super().handle_exit(sig, frame)
 
 
 def run(config: ServerConfig) -> None:
