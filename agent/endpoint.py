@@ -1,4 +1,5 @@
-"""The agent's authenticated HTTPS endpoint, where the API server asks for logs, exec and attach.
+"""The agent's authenticated HTTPS endpoint, where the API server asks for logs, exec, attach and
+port-forward.
 
 It is the kubelet's port 10250 in miniature, with the same trust model:
 
@@ -32,6 +33,7 @@ import uvicorn
 
 from agent.config import AgentConfig
 from agent.labels import Owner
+from agent.portforward.server import PortForwarder
 from agent.runtime.streams import ContainerStreams
 from agent.servingcert import ensure_serving_cert
 from agent.streaming import streaming_app
@@ -58,6 +60,7 @@ class AgentEndpoint:
         if not self._client_ca.exists() or self._client_ca.read_text() != ca_pem:
             self._client_ca.write_text(ca_pem)
         self._streams = streams or ContainerStreams.connect(owner, config.docker_host)
+        self._port_forwarder = PortForwarder(self._streams)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
@@ -77,7 +80,7 @@ class AgentEndpoint:
         sock = self._bind()
         self._port = sock.getsockname()[1]
         self._server = uvicorn.Server(uvicorn.Config(
-            streaming_app(self._streams), lifespan="off", log_config=None, log_level="warning",
+            streaming_app(self._streams, self._port_forwarder), lifespan="off", log_config=None, log_level="warning",
             access_log=False, timeout_graceful_shutdown=SHUTDOWN_GRACE,
             ssl_certfile=str(self._cert.cert_file), ssl_keyfile=str(self._cert.key_file),
             ssl_ca_certs=str(self._client_ca), ssl_cert_reqs=ssl.CERT_REQUIRED,
@@ -101,6 +104,7 @@ class AgentEndpoint:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=SHUTDOWN_GRACE + 5)
+        self._port_forwarder.close()
 
     def _bind(self) -> socket.socket:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET

@@ -34,6 +34,7 @@ from orchestrator.apiserver.handlers import ResourceHandlers
 from orchestrator.apiserver.join import JoinEndpoint
 from orchestrator.apiserver.nodeproxy import NodeProxy
 from orchestrator.apiserver.objects import ObjectAPI
+from orchestrator.apiserver.spdyupgrade import UpgradeAwareHttp
 from orchestrator.apiserver.systemservices import api_server_address, ensure_system_objects, system_services
 from orchestrator.apiserver.watch import WatchHub
 from orchestrator.client.informer import Informers
@@ -100,7 +101,7 @@ class ControlPlane:
         state = config.state_dir
         self.nodes = NodeProxy(self.api, AgentTLS(state.kubelet_client_cert, state.kubelet_client_key))
         self.handlers = ResourceHandlers(self.api, self.hub, log_streamer=self.nodes.stream_logs,
-                                         remote_command=self.nodes.remote_command)
+                                         remote_command=self.nodes.remote_command, port_forward=self.nodes.port_forward)
         self.app = ApiServerApp(self.handlers, self.tokens.authenticate, ready=lambda: self._ready,
                                 join=JoinEndpoint(self.tokens.exchange_join), more_metrics=self.controllers.metrics)
         self._ready = False
@@ -138,6 +139,7 @@ class ControlPlane:
             self.app.asgi, host=self.config.host, port=self.config.port,
             ssl_certfile=str(self.cluster.server_cert), ssl_keyfile=str(self.cluster.server_key),
             log_level="warning", access_log=False, timeout_graceful_shutdown=2,
+            http=UpgradeAwareHttp,  # kubectl port-forward's SPDY upgrade, beside uvicorn's HTTP
         ), on_exit=lambda: loop.call_soon_threadsafe(self.hub.close_all))
         self._ready = True
         log.info("dockyard API server listening on %s", self.cluster.server_url)
