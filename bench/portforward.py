@@ -33,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -87,10 +88,13 @@ class PortForward:
                                         env={**os.environ, **TRANSPORTS[transport]})
 
     def __enter__(self) -> int:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
+        stdout = self.process.stdout
+        assert stdout is not None
+        for line in stdout:
             found = re.match(r"Forwarding from 127\.0\.0\.1:(\d+) ->", line)
             if found:
+                # kubectl prints a line per connection: a pipe nobody reads would fill and stop it
+                threading.Thread(target=stdout.read, daemon=True).start()
                 return int(found[1])
         raise RuntimeError("kubectl port-forward ended before it listened")
 

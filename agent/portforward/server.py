@@ -164,7 +164,10 @@ class _Relay:
             except asyncio.TimeoutError:
                 pass
             writer.cancel()
-            await asyncio.gather(writer, *tasks, *self.connecting.values(), return_exceptions=True)
+            ended = await asyncio.gather(writer, *tasks, *self.connecting.values(), return_exceptions=True)
+            for outcome in ended:
+                if isinstance(outcome, Exception):  # a bug, not a goodbye: say so, the session is over anyway
+                    log.error("port-forward to pod %s failed", self.session.pod, exc_info=outcome)
             await _close(self.websocket)
 
     # -- kubectl → pods ---------------------------------------------------------------------

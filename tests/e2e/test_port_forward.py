@@ -14,6 +14,7 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,22 +65,50 @@ def web_pod(kubectl) -> str:
 
 
 class Forward:
-    """A running ``kubectl port-forward``: its local ports by remote port, and its output."""
+    """A running ``kubectl port-forward``: its local ports by remote port, and its output.
 
-    def __init__(self, process: subprocess.Popen, ports: dict[int, int]) -> None:
+    Its output is read as it comes, by threads: kubectl prints a line per connection, and a
+    pipe nobody reads fills up and stops kubectl (after some 2,000 connections)."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
         self.process = process
-        self.ports = ports
+        self.ports: dict[int, int] = {}
+        self._out: list[str] = []
+        self._err: list[str] = []
+        self._listening = threading.Event()
+        self._readers = [threading.Thread(target=self._read, args=(process.stdout, self._out), daemon=True),
+                         threading.Thread(target=self._read, args=(process.stderr, self._err), daemon=True)]
+        for reader in self._readers:
+            reader.start()
+
+    def _read(self, stream, lines: list[str]) -> None:
+        for line in stream:
+            lines.append(line)
+            found = re.match(r"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)", line)
+            if found:
+                self.ports[int(found[2])] = int(found[1])
+                self._listening.set()
+        self._listening.set()  # it ended: nothing more to wait for
+
+    def wait_listening(self, count: int, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.ports) < count:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"kubectl port-forward is not listening: {self.stop()}")
+            self._listening.wait(0.1)
 
     def stop(self, sig: int = signal.SIGINT) -> tuple[int, str, str]:
         """Ctrl-C (or ``sig``); the exit code and everything kubectl printed."""
         if self.process.poll() is None:
             self.process.send_signal(sig)
         try:
-            out, err = self.process.communicate(timeout=15)
+            self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            out, err = self.process.communicate(timeout=10)
-        return self.process.returncode, out, err
+            self.process.wait(timeout=10)
+        for reader in self._readers:
+            reader.join(timeout=10)
+        return self.process.returncode, "".join(self._out), "".join(self._err)
 
 
 @contextmanager
@@ -88,16 +117,9 @@ def port_forward(kubectl, target: str, *ports: str, transport: str = "websocket"
     ends; kubectl is always stopped and reaped, so its ports are free again afterwards."""
     process = subprocess.Popen(kubectl.command("port-forward", "-v=6", target, *ports), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, env={**os.environ, **TRANSPORTS[transport]})
-    forward = Forward(process, {})
+    forward = Forward(process)
     try:
-        assert process.stdout is not None
-        while len(forward.ports) < len(ports):
-            line = process.stdout.readline()
-            if not line:
-                raise AssertionError(f"kubectl port-forward ended early: {forward.stop()}")
-            found = re.match(r"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)", line)
-            if found:
-                forward.ports[int(found[2])] = int(found[1])
+        forward.wait_listening(len(ports))
         yield forward
     finally:
         forward.stop(signal.SIGKILL)
