@@ -186,9 +186,12 @@ class NodeProxy:
             options = plan_remote_command(pod, websocket.query_params.multi_items(), verb)
             protocol = negotiate(offered_protocols(websocket.headers.get("sec-websocket-protocol")))
             if protocol is None:
+                # kubectl before 1.30 (or with KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false) comes as a SPDY
+                # upgrade, which the server presents as a WebSocket offering "SPDY/3.1+…"
                 raise errors.bad_request(
                     f"{verb.value} is served over WebSocket with the subprotocol {Subprotocol.V5.value} or "
-                    f"{Subprotocol.V4.value}; the client offered neither")
+                    f"{Subprotocol.V4.value}, not SPDY; the client offered neither: use kubectl 1.30 or newer, "
+                    f"or `dockyard {verb.value}`")
             address = self._address(pod)
             context = await self.tls.context(address)
         except errors.ApiError as error:
