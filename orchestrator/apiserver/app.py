@@ -1,7 +1,8 @@
 """The ASGI application: one dispatcher in front of discovery, OpenAPI, health and resources.
 
 Every request passes the same gate, in this order: body size (413 over the limit, before
-anything is parsed), authentication (401; a token-less GET of a public object such as
+anything is parsed; a ``proxy`` subresource's body is not the API's, and streams through to the
+app unread, whatever its size), authentication (401; a token-less GET of a public object such as
 ``kube-public/cluster-info`` proceeds as ``system:anonymous``), then routing. A resource request
 is then resolved into its :class:`~orchestrator.apiserver.requestinfo.RequestInfo` (verb,
 resource, subresource, namespace, name, selectors) and authorized (403) here, in one place, before
@@ -31,6 +32,7 @@ from starlette.websockets import WebSocket
 
 from orchestrator.api import errors
 from orchestrator.api.bootstrap import JOIN_PATH
+from orchestrator.api.registry import PROXY
 from orchestrator.apiserver import discovery, openapi
 from orchestrator.apiserver.auth import ANONYMOUS_GET_PATHS, PUBLIC_PATHS, authorize_request, bearer_token
 from orchestrator.apiserver.handlers import ResourceHandlers, json_response
@@ -68,8 +70,9 @@ class ApiServerApp:
         started = time.perf_counter()
         resource = "nonresource"
         try:
-            await self._read_body(request)
             path = request.url.path.rstrip("/") or "/"
+            if not _proxied(path):
+                await self._read_body(request)
             token = bearer_token(request.headers.get("authorization"))
             if token is None and request.method == "GET" and path in ANONYMOUS_GET_PATHS:
                 request.state.identity = anonymous_identity()
@@ -163,6 +166,14 @@ def _resource_target(segments: list[str]) -> Target:
     if target is None:
         raise _not_found()
     return target
+
+
+def _proxied(path: str) -> bool:
+    """Whether ``path`` is a ``proxy`` subresource's (``…/pods/x/proxy/…``)."""
+    try:
+        return _resource_target([s for s in path.split("/") if s]).subresource == PROXY
+    except errors.ApiError:
+        return False
 
 
 def _not_found() -> errors.ApiError:

@@ -34,6 +34,7 @@ from orchestrator.apiserver.handlers import ResourceHandlers
 from orchestrator.apiserver.join import JoinEndpoint
 from orchestrator.apiserver.nodeproxy import NodeProxy
 from orchestrator.apiserver.objects import ObjectAPI
+from orchestrator.apiserver.resourceproxy import ResourceProxy
 from orchestrator.apiserver.systemservices import api_server_address, ensure_system_objects, system_services
 from orchestrator.apiserver.watch import WatchHub
 from orchestrator.client.informer import Informers
@@ -98,9 +99,11 @@ class ControlPlane:
             NodeIpamController(client, informers, config.network), EndpointsController(client, informers),
             ServiceLoadBalancerController(client, informers), Scheduler(client, informers)])
         state = config.state_dir
-        self.nodes = NodeProxy(self.api, AgentTLS(state.kubelet_client_cert, state.kubelet_client_key))
+        agents = AgentTLS(state.kubelet_client_cert, state.kubelet_client_key)
+        self.nodes = NodeProxy(self.api, agents)
         self.handlers = ResourceHandlers(self.api, self.hub, log_streamer=self.nodes.stream_logs,
-                                         remote_command=self.nodes.remote_command)
+                                         remote_command=self.nodes.remote_command,
+                                         proxy=ResourceProxy(self.api, agents).serve)
         self.app = ApiServerApp(self.handlers, self.tokens.authenticate, ready=lambda: self._ready,
                                 join=JoinEndpoint(self.tokens.exchange_join), more_metrics=self.controllers.metrics)
         self._ready = False
@@ -138,6 +141,9 @@ class ControlPlane:
             self.app.asgi, host=self.config.host, port=self.config.port,
             ssl_certfile=str(self.cluster.server_cert), ssl_keyfile=str(self.cluster.server_key),
             log_level="warning", access_log=False, timeout_graceful_shutdown=2,
+            # the client is the TCP peer: uvicorn would otherwise believe a local caller's
+            # X-Forwarded-For, which a proxied app must receive as the client sent it
+            proxy_headers=False,
         ), on_exit=lambda: loop.call_soon_threadsafe(self.hub.close_all))
         self._ready = True
         log.info("dockyard API server listening on %s", self.cluster.server_url)
