@@ -12,9 +12,10 @@ every authenticated caller, as Kubernetes' ``system:discovery`` role opens them.
 are :class:`~orchestrator.api.errors.ApiError` and leave as ``metav1.Status`` JSON; an unexpected
 exception becomes a 500 Status and is logged with its traceback, never a bare HTML page.
 Besides the Kubernetes paths there is one of our own, the join exchange
-(:mod:`orchestrator.apiserver.join`). WebSocket requests (``kubectl exec``, ``attach``) pass the same token
-gate, resolver and authorizer, then go to :meth:`ResourceHandlers.remote_command_socket`; a refusal is the
-handshake's HTTP answer, a ``metav1.Status`` as for any other request.
+(:mod:`orchestrator.apiserver.join`). WebSocket requests (``kubectl exec``, ``attach``, an app's WebSocket
+through a ``proxy`` subresource) pass the same token gate, resolver and authorizer, then go to
+:meth:`ResourceHandlers.remote_command_socket`; a refusal is the handshake's HTTP answer, a ``metav1.Status``
+as for any other request.
 """
 
 from __future__ import annotations

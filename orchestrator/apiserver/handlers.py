@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import AsyncIterator, Awaitable, Callable, Mapping
+from typing import AsyncIterator, Awaitable, Callable, Mapping, Protocol
 
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
@@ -46,8 +46,15 @@ from orchestrator.apiserver.watch import WatchHub
 LogStreamer = Callable[[Request, dict], Awaitable[Response]]
 #: ``kubectl exec`` / ``attach``: bridge the client's WebSocket to the pod's node agent
 RemoteCommand = Callable[[WebSocket, dict, StreamVerb], Awaitable[None]]
-#: ``pods/x/proxy/…``, ``services/x/proxy/…``, ``nodes/x/proxy/…``: the request passed through
-Proxy = Callable[[Request, Target], Awaitable[Response]]
+
+
+class Proxy(Protocol):
+    """``pods/x/proxy/…``, ``services/x/proxy/…``, ``nodes/x/proxy/…``: the request passed through."""
+
+    async def serve(self, request: Request, target: Target) -> Response: ...
+
+    async def serve_websocket(self, websocket: WebSocket, target: Target) -> None: ...
+
 
 
 def json_response(obj: Mapping[str, object], status: int = 200, warnings: list[str] | None = None) -> Response:
@@ -93,7 +100,7 @@ class ResourceHandlers:
         if target.subresource == PROXY:
             if self.proxy is None:
                 raise errors.bad_request("this API server has no way to proxy requests")
-            return await self.proxy(request, target)
+            return await self.proxy.serve(request, target)
         if info.stream is not None:
             return await self._remote_command_without_websocket(request, target, name, info.stream)
         if target.subresource == "log":
@@ -258,8 +265,12 @@ class ResourceHandlers:
 
     async def remote_command_socket(self, websocket: WebSocket, authorized: Authorized) -> None:
         """``pods/{name}/exec`` and ``pods/{name}/attach`` over WebSocket (kubectl 1.30+, the python
-        client). Refusals go out as the handshake's HTTP answer."""
+        client), and a ``proxy`` subresource's WebSocket upgrade. Refusals go out as the
+        handshake's HTTP answer."""
         target, verb = authorized.info.target, authorized.info.stream
+        if target.subresource == PROXY and self.proxy is not None:
+            await self.proxy.serve_websocket(websocket, target)
+            return
         try:
             if verb is None or target.name is None:
                 raise errors.bad_request("only pods/{name}/exec and pods/{name}/attach are served over WebSocket")

@@ -16,18 +16,21 @@ names no address the API server could check.
 
 from __future__ import annotations
 
+import json
 import random
 import ssl
 from dataclasses import dataclass, field
 from typing import Callable
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
+from starlette.websockets import WebSocket
 
 from orchestrator.api import errors
 from orchestrator.api.registry import kind_for
 from orchestrator.apiserver.agenttls import AgentTLS
 from orchestrator.apiserver.proxyrelay import relay
+from orchestrator.apiserver.proxysocket import relay_websocket
 from orchestrator.apiserver.proxytarget import (
     ProxiedKind, ProxyId, ProxyScheme, Upstream, node_upstream, parse_proxy_id, pod_ips, pod_upstream,
     service_port_name, service_upstream, split_proxy_path,
@@ -43,8 +46,8 @@ class ResourceProxy:
     rng: random.Random = field(default_factory=random.Random)
 
     async def serve(self, request: Request, target: Target) -> Response:
-        """``ResourceHandlers``' ``proxy``: pass ``request`` through to what ``target`` names."""
-        raw_path = (request.scope.get("raw_path") or request.scope["path"].encode()).decode("latin-1")
+        """Pass ``request`` through to what ``target`` names."""
+        raw_path = _raw_path(request)
         prefix, path = split_proxy_path(raw_path, target)
         if not path and request.method in ("GET", "HEAD"):
             # kube-apiserver answers ``…/proxy`` with the same path and a slash, so that the app's
@@ -54,6 +57,19 @@ class ResourceProxy:
             return Response(status_code=301, headers={"Location": location})
         upstream = self.upstream(target)
         return await relay(request, upstream, path, prefix, await self._tls(upstream))
+
+    async def serve_websocket(self, websocket: WebSocket, target: Target) -> None:
+        """Bridge a WebSocket upgrade to the app's (:mod:`orchestrator.apiserver.proxysocket`);
+        a refusal is the handshake's HTTP answer, a ``metav1.Status`` as for any request."""
+        try:
+            prefix, path = split_proxy_path(_raw_path(websocket), target)
+            upstream = self.upstream(target)
+            tls = await self._tls(upstream)
+        except errors.ApiError as error:
+            await websocket.send_denial_response(Response(json.dumps(error.to_status()), error.code,
+                                                          media_type="application/json"))
+            return
+        await relay_websocket(websocket, upstream, path, prefix, tls)
 
     def upstream(self, target: Target) -> Upstream:
         """Where the request for ``target`` (``pods/NAME:PORT/proxy`` …) goes."""
@@ -88,6 +104,11 @@ class ResourceProxy:
         if upstream.scheme is ProxyScheme.HTTPS:
             return _UNVERIFIED
         return None
+
+
+def _raw_path(connection: HTTPConnection) -> str:
+    """The path as the client sent it, percent-encoding and all."""
+    return (connection.scope.get("raw_path") or connection.scope["path"].encode()).decode("latin-1")
 
 
 def _unverified() -> ssl.SSLContext:

@@ -103,7 +103,7 @@ class ControlPlane:
         self.nodes = NodeProxy(self.api, agents)
         self.handlers = ResourceHandlers(self.api, self.hub, log_streamer=self.nodes.stream_logs,
                                          remote_command=self.nodes.remote_command,
-                                         proxy=ResourceProxy(self.api, agents).serve)
+                                         proxy=ResourceProxy(self.api, agents))
         self.app = ApiServerApp(self.handlers, self.tokens.authenticate, ready=lambda: self._ready,
                                 join=JoinEndpoint(self.tokens.exchange_join), more_metrics=self.controllers.metrics)
         self._ready = False

@@ -4,11 +4,13 @@ kubectl, real Docker, real pods answering over the pod network.
 The apps: the seed's ``hostname-deployment`` behind ``hostname-svc-clusterip`` (a *named* port,
 ``web-port`` 8080 → 80), and ``echo``, a busybox httpd whose CGI scripts print what reached them
 (``/cgi-bin/env``: the request's method, query and headers; ``/cgi-bin/body``: the size and
-SHA-256 of the body), behind a Service with an unnamed port.
+SHA-256 of the body), behind a Service with an unnamed port. A WebSocket goes through
+``nodes/NAME/proxy`` to the agent's own exec route, the one WebSocket server every node has.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -18,6 +20,9 @@ import subprocess
 import httpx
 import pytest
 import yaml
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+from websockets.typing import Subprotocol
 
 from orchestrator.cluster import TokenBook
 from tests.conftest import REPO
@@ -225,3 +230,21 @@ def test_a_node_token_is_forbidden_every_proxy(lab):
                 verb = "get" if method == "GET" else "create"
                 assert response.status_code == 403 and status["reason"] == "Forbidden", (path, response.text)
                 assert f'User "system:node:{NODE}" cannot {verb} resource "{resource}"' in status["message"]
+
+
+def test_a_websocket_goes_through_the_proxy_too(lab):
+    """The agent serves exec as a WebSocket, so ``nodes/NAME/proxy/exec/…`` carries one end to end:
+    client → API server → agent (mutual TLS) and back, messages and subprotocol unchanged."""
+    uid = lab.kubectl()("get", "pod", "echo", "-o", "jsonpath={.metadata.uid}")
+    url = (lab.url.replace("https://", "wss://") + f"/api/v1/nodes/{NODE}/proxy/exec/default/echo/echo"
+           f"?command=hostname&stdout=true&podUID={uid}")
+    with connect(url, ssl=lab.ssl_context(), subprotocols=[Subprotocol("v5.channel.k8s.io")],
+                 additional_headers={"Authorization": f"Bearer {lab.token()}"}, open_timeout=30) as socket_:
+        assert socket_.subprotocol == "v5.channel.k8s.io"
+        frames = []
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                frames.append(socket_.recv(timeout=30))
+    stdout = b"".join(frame[1:] for frame in frames if frame[:1] == b"\x01")
+    final = json.loads(next(frame[1:] for frame in frames if frame[:1] == b"\x03"))
+    assert (stdout, final["status"]) == (b"echo\n", "Success")

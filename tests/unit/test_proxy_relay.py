@@ -7,14 +7,11 @@ from __future__ import annotations
 import gzip
 import socket
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 
 import anyio
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
@@ -23,6 +20,7 @@ from starlette.routing import Route
 from orchestrator.api import errors
 from orchestrator.apiserver.proxyrelay import relay, request_headers, response_headers, rewrite_location
 from orchestrator.apiserver.proxytarget import ProxyScheme, Upstream
+from tests.support.loopback import serving
 
 PREFIX = "/api/v1/namespaces/default/services/web/proxy"
 
@@ -72,26 +70,6 @@ def test_a_redirect_back_into_the_app_goes_through_the_proxy_again(location, exp
 
 
 # -- over real HTTP --------------------------------------------------------------------------
-
-
-@contextmanager
-def serving(app: Starlette) -> Iterator[int]:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_config=None, log_level="warning",
-                                           access_log=False, timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 class Upstreams:
