@@ -197,7 +197,7 @@ def test_nodes_proxy_reaches_the_agent_over_its_authenticated_endpoint(lab):
     assert missing.stderr.strip() == 'Error from server (NotFound): nodes "no-such-node" not found'
 
 
-def test_kubectl_proxy_reaches_a_services_app(lab):
+def test_kubectl_proxy_reaches_a_services_app(lab, tmp_path):
     port = free_port()
     proxy = subprocess.Popen(lab.kubectl().command("proxy", f"--port={port}"), stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)
@@ -205,12 +205,19 @@ def test_kubectl_proxy_reaches_a_services_app(lab):
         started = proxy.stdout.readline()
         assert f"Starting to serve on 127.0.0.1:{port}" in started, started
         base = f"http://127.0.0.1:{port}"
+
+        def curl(*args: str) -> str:
+            return subprocess.run(["curl", "-sS", "--fail-with-body", "--max-time", "30", *args], capture_output=True,
+                                  text=True, check=True).stdout
+
+        # as a person would: curl through kubectl proxy to the Service's app
+        assert HELLO.search(curl(f"{base}{services(SEED_SERVICE + ':web-port')}/"))
+        # curl announces a body this large with Expect: 100-continue, and streams it after
+        body = tmp_path / "body"
+        body.write_bytes(os.urandom(2 * 1024 * 1024))
+        posted = curl("--data-binary", f"@{body}", f"{base}{services('echo:80')}/cgi-bin/body").split()
+        assert posted[:3] == ["POST", str(2 * 1024 * 1024), hashlib.sha256(body.read_bytes()).hexdigest()]
         with httpx.Client(base_url=base, timeout=30) as http:
-            page = http.get(services(f"{SEED_SERVICE}:8080") + "/")
-            assert page.status_code == 200 and HELLO.search(page.text), page.text
-            body = b"posted through kubectl proxy\n" * 1000
-            posted = http.post(services("echo:80") + "/cgi-bin/body", content=body)
-            assert posted.text.split()[:3] == ["POST", str(len(body)), hashlib.sha256(body).hexdigest()]
             # and the API itself, for free
             assert http.get("/api/v1/namespaces/default/pods/echo").json()["metadata"]["name"] == "echo"
     finally:
