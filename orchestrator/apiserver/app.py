@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from http import HTTPMethod
-from typing import Callable
+from typing import Callable, Mapping, Sequence
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -34,7 +34,7 @@ from starlette.websockets import WebSocket
 from orchestrator.api import errors
 from orchestrator.api.bootstrap import JOIN_PATH
 from orchestrator.api.registry import PROXY
-from orchestrator.apiserver import discovery, openapi
+from orchestrator.apiserver import discovery, health, openapi
 from orchestrator.apiserver.auth import ANONYMOUS_GET_PATHS, PUBLIC_PATHS, authorize_request, bearer_token
 from orchestrator.apiserver.handlers import ResourceHandlers, json_response
 from orchestrator.apiserver.join import JoinEndpoint
@@ -53,12 +53,13 @@ Authenticator = Callable[[str], Identity | None]
 
 class ApiServerApp:
     def __init__(self, handlers: ResourceHandlers, authenticate: Authenticator, *,
-                 ready: Callable[[], bool] = lambda: True, join: JoinEndpoint | None = None,
+                 health_checks: Mapping[health.Endpoint, Sequence[health.Check]] | None = None,
+                 join: JoinEndpoint | None = None,
                  more_metrics: Callable[[], list[str]] = list) -> None:
         self.handlers = handlers
         self.authenticate = authenticate
         self.join = join
-        self.ready = ready
+        self.health = health_checks or {endpoint: [health.PING] for endpoint in health.Endpoint}
         #: series of the rest of the process (the controllers'), appended to ``/metrics``
         self.more_metrics = more_metrics
         self.metrics = Metrics()
@@ -108,10 +109,11 @@ class ApiServerApp:
         request._body = b"".join(chunks)  # starlette's cache: later request.body() calls read this
 
     async def _route(self, request: Request, path: str) -> tuple[Response, str]:
-        if path in ("/healthz", "/livez"):
-            return PlainTextResponse("ok"), "nonresource"
-        if path == "/readyz":
-            return (PlainTextResponse("ok") if self.ready() else PlainTextResponse("not ready", 503)), "nonresource"
+        if (checked := health.route(path)) is not None:
+            endpoint, single = checked
+            result = health.answer(endpoint, self.health[endpoint], single, "verbose" in request.query_params,
+                                   request.query_params.getlist("exclude"))
+            return PlainTextResponse(result.text, result.status), "nonresource"
         if path == "/version":
             return json_response(discovery.version_info()), "nonresource"
         if path == "/metrics":

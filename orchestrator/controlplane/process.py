@@ -27,6 +27,7 @@ from orchestrator.api import errors
 from orchestrator.api.bootstrap import CLUSTER_INFO_NAME, CLUSTER_INFO_NAMESPACE, PublicClusterInfo
 from orchestrator.api.clusternetwork import ClusterNetwork
 from orchestrator.api.registry import kind_for
+from orchestrator.apiserver import health
 from orchestrator.apiserver.admission import DEFAULT_NOT_READY_TOLERATION_SECONDS, Admission, AdmissionPolicy
 from orchestrator.apiserver.agenttls import AgentTLS
 from orchestrator.apiserver.app import ApiServerApp
@@ -104,9 +105,24 @@ class ControlPlane:
         self.handlers = ResourceHandlers(self.api, self.hub, log_streamer=self.nodes.stream_logs,
                                          remote_command=self.nodes.remote_command,
                                          proxy=ResourceProxy(self.api, agents))
-        self.app = ApiServerApp(self.handlers, self.tokens.authenticate, ready=lambda: self._ready,
+        self.app = ApiServerApp(self.handlers, self.tokens.authenticate, health_checks=self._health_checks(informers),
                                 join=JoinEndpoint(self.tokens.exchange_join), more_metrics=self.controllers.metrics)
         self._ready = False
+
+    def _health_checks(self, informers: Informers) -> dict[health.Endpoint, list[health.Check]]:
+        """What ``/livez`` and ``/readyz`` check (:mod:`orchestrator.apiserver.health`)."""
+        def store() -> str | None:
+            try:
+                self.store.revision()
+            except Exception as error:  # noqa: BLE001 - any failure is the answer
+                return f"the store does not answer: {error}"
+            return None
+
+        live = [health.PING, health.Check("store", store)]
+        ready = [*live,
+                 health.Check("informer-sync", lambda: None if informers.synced() else "the informers are listing"),
+                 health.Check("shutdown", lambda: None if self._ready else "not serving (starting or shutting down)")]
+        return {health.Endpoint.HEALTHZ: live, health.Endpoint.LIVEZ: live, health.Endpoint.READYZ: ready}
 
     def bootstrap(self) -> None:
         namespace = kind_for("v1", "Namespace")
