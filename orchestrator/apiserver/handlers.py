@@ -56,7 +56,6 @@ class Proxy(Protocol):
     async def serve_websocket(self, websocket: WebSocket, target: Target) -> None: ...
 
 
-
 def json_response(obj: Mapping[str, object], status: int = 200, warnings: list[str] | None = None) -> Response:
     headers = {}
     if warnings:
