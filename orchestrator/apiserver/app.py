@@ -25,7 +25,7 @@ from starlette.websockets import WebSocket
 
 from orchestrator.api import errors
 from orchestrator.api.bootstrap import JOIN_PATH
-from orchestrator.apiserver import discovery, openapi
+from orchestrator.apiserver import discovery, openapi, protobuf
 from orchestrator.apiserver.auth import ANONYMOUS_GET_PATHS, PUBLIC_PATHS, bearer_token
 from orchestrator.apiserver.handlers import ResourceHandlers, json_response
 from orchestrator.apiserver.join import JoinEndpoint
@@ -77,6 +77,7 @@ class ApiServerApp:
             log.exception("internal error serving %s %s", request.method, request.url.path)
             error = errors.internal("an internal error occurred; see the server log for details")
             response = json_response(error.to_status(), error.code)
+        response = protobuf.answer(request.headers.get("accept"), response)
         self.metrics.observe(request.method, resource, response.status_code, time.perf_counter() - started)
         return response
 

@@ -17,6 +17,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.websockets import WebSocket
 
 from orchestrator.api import errors
+from orchestrator.api.wire import DELETE_OPTIONS
 from orchestrator.api.remotecommand import StreamVerb
 from orchestrator.apiserver.auth import Attributes, Verb, authorize
 from orchestrator.apiserver.binding import bind, success_status
@@ -27,6 +28,7 @@ from orchestrator.apiserver.negotiation import (
 from orchestrator.apiserver.nodeproxy import plan_remote_command
 from orchestrator.api.options import PatchType
 from orchestrator.apiserver.objects import ObjectAPI, Written, apply_patch
+from orchestrator.apiserver.protobuf import body_type
 from orchestrator.apiserver.routing import Target
 from orchestrator.apiserver.scale import replicas_from_scale, scale_of
 from orchestrator.apiserver.tables import render_table
@@ -170,14 +172,15 @@ class ResourceHandlers:
 
     # -- writes ----------------------------------------------------------------------------
 
-    async def _body(self, request: Request, *, allow_list: bool = False):
-        return decode_body(await request.body(), request.headers.get("content-type"), allow_list=allow_list)
+    async def _body(self, request: Request, target: Target):
+        """The body of a write to ``target``: JSON, YAML or protobuf (kubectl's typed clients)."""
+        return decode_body(await request.body(), request.headers.get("content-type"), into=body_type(target))
 
     @staticmethod
     async def _optional_body(request: Request) -> dict | None:
         """DELETE may carry a DeleteOptions body (kubectl sends one) or none at all."""
         raw = await request.body()
-        return decode_body(raw, request.headers.get("content-type")) if raw.strip() else None
+        return decode_body(raw, request.headers.get("content-type"), into=DELETE_OPTIONS) if raw.strip() else None
 
     @staticmethod
     def _written(written: Written, params, status: int = 200) -> Response:
@@ -187,13 +190,13 @@ class ResourceHandlers:
         if target.subresource:
             raise errors.method_not_allowed(f"POST is not supported on {target.rk.plural}/{target.subresource}")
         params = write_params(request.query_params)
-        written = self.api.create(target.rk, target.namespace, await self._body(request),
+        written = self.api.create(target.rk, target.namespace, await self._body(request, target),
                                   strict=params.strict, dry_run=params.dry_run)
         return self._written(written, params, 201)
 
     async def _update(self, request: Request, target: Target) -> Response:
         params = write_params(request.query_params)
-        body = await self._body(request)
+        body = await self._body(request, target)
         if target.subresource == "scale":
             return self._set_replicas(target, replicas_from_scale(body), params,
                                       body.get("metadata", {}).get("resourceVersion"))
@@ -246,7 +249,7 @@ class ResourceHandlers:
             raise errors.method_not_allowed(f"{request.method} is not supported on pods/binding; POST a Binding")
         self._authorize(request, Verb.CREATE, target)
         params = write_params(request.query_params)
-        bind(self.api, target.namespace, target.name, await self._body(request), dry_run=params.dry_run)
+        bind(self.api, target.namespace, target.name, await self._body(request, target), dry_run=params.dry_run)
         return json_response(success_status(), 201)
 
     async def _evict(self, request: Request, target: Target) -> Response:
@@ -254,7 +257,7 @@ class ResourceHandlers:
         if request.method != "POST":
             raise errors.method_not_allowed(f"{request.method} is not supported on pods/eviction; POST an Eviction")
         self._authorize(request, Verb.CREATE, target)
-        evict(self.api, target.namespace, target.name, await self._body(request))
+        evict(self.api, target.namespace, target.name, await self._body(request, target))
         return json_response(success_status(), 201)
 
     # -- logs ------------------------------------------------------------------------------

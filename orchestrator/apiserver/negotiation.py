@@ -1,9 +1,11 @@
 """What the client sent and what it wants back: media types, Table requests, query options.
 
 kubectl asks for ``application/json;as=Table;v=v1;g=meta.k8s.io`` when it prints (server-side
-printing), plain JSON otherwise; it may offer protobuf first, which dockyard does not speak, so
-JSON is always chosen for responses. Request bodies must be JSON (or YAML); a protobuf body (the
-``kubectl create deployment`` generators send one) gets a 415 that says what to do instead.
+printing), plain JSON otherwise. Request bodies are JSON, YAML or, where the route says what they
+decode into, Kubernetes' protobuf (kubectl's typed clients — ``kubectl create deployment``,
+``create secret`` … — send it): :mod:`orchestrator.api.wire` turns it into the same wire-form
+dict. Protobuf answers, for clients that accept nothing else, are
+:mod:`orchestrator.apiserver.protobuf`'s.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from orchestrator.api import errors
+from orchestrator.api import errors, wire
 from orchestrator.api.selectors import SelectorError, parse_field_selector, parse_label_selector
 from orchestrator.api.options import DeleteOptions, ListOptions, PatchType, PropagationPolicy
 
@@ -40,13 +42,14 @@ def wants_table(accept: str | None) -> bool:
     return False
 
 
-def decode_body(raw: bytes, content_type: str | None, *, allow_list: bool = False) -> dict | list:
+def decode_body(raw: bytes, content_type: str | None, *, allow_list: bool = False,
+                into: wire.Into | None = None) -> dict | list:
+    """The body as a wire-form dict; protobuf only where the route names what it decodes ``into``."""
     kind = media_type(content_type)
     if kind == PROTOBUF:
-        raise errors.unsupported_media_type(
-            kind, ["application/json", "application/yaml"]
-            + ["(kubectl's generator commands such as `kubectl create deployment` send protobuf; "
-               "use `kubectl apply -f FILE` or `dockyard apply -f FILE` instead)"])
+        if into is None:
+            raise errors.unsupported_media_type(kind, ["application/json", "application/yaml"])
+        return wire.decode(raw, into)
     try:
         if kind in YAML_TYPES:
             body = yaml.safe_load(raw.decode("utf-8"))
