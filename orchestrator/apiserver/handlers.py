@@ -172,9 +172,11 @@ class ResourceHandlers:
 
     # -- writes ----------------------------------------------------------------------------
 
-    async def _body(self, request: Request, target: Target):
+    async def _body(self, request: Request, target: Target) -> dict:
         """The body of a write to ``target``: JSON, YAML or protobuf (kubectl's typed clients)."""
-        return decode_body(await request.body(), request.headers.get("content-type"), into=body_type(target))
+        body = decode_body(await request.body(), request.headers.get("content-type"), into=body_type(target))
+        assert isinstance(body, dict)  # a list is refused unless allow_list
+        return body
 
     @staticmethod
     async def _optional_body(request: Request) -> dict | None:

@@ -51,7 +51,7 @@ def answer(accept: str | None, response: Response) -> Response:
         return StreamingResponse(_watch_frames(response.body_iterator), response.status_code,
                                  headers=_kept_headers(response), media_type=wire.WATCH_MEDIA_TYPE)
     try:
-        body = wire.encode(json.loads(response.body))
+        body = wire.encode(json.loads(bytes(response.body)))
     except wire.NotEncodable:
         return response
     except wire.WireValueError as error:
@@ -63,7 +63,8 @@ def answer(accept: str | None, response: Response) -> Response:
 async def _watch_frames(lines: AsyncIterable[str | bytes | memoryview]) -> AsyncIterator[bytes]:
     """JSON watch lines (``{"type": …, "object": …}``) as length-prefixed protobuf WatchEvents."""
     async for line in lines:
-        event = json.loads(bytes(line) if not isinstance(line, str) else line)
+        text = line if isinstance(line, str) else bytes(line).decode("utf-8")
+        event = json.loads(text)
         yield wire.encode_watch_event(event["type"], event["object"])
 
 
