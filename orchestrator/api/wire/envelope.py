@@ -16,9 +16,10 @@ serializer, wrapped by the handlers' ``transformDecodeError``), e.g.::
 
 Malformed bytes are described as gogo-protobuf's generated unmarshallers describe them
 (``unexpected EOF``, ``proto: Deployment: illegal tag 0 (wire type 0)``, ``proto: wrong wireType
-= 0 for field Metadata``); protobuf's Python runtime only says that parsing failed, so
-:func:`_problem` walks the bytes to find what and where. Field names in those messages are the
-JSON names capitalised, which is the Go name for nearly every field.
+= 0 for field Metadata``). protobuf's Python runtime only says that parsing failed, and keeps a
+field of the wrong wire type as an unknown field, so :func:`_walk` checks the bytes against the
+schema first. Field names in those messages are the JSON names capitalised, which is the Go name
+for nearly every field.
 """
 
 from __future__ import annotations
@@ -84,12 +85,10 @@ def decode(data: bytes, into: Into) -> dict:
         raise errors.bad_request(
             prefix + f"converting ({version}.{kind}) to ({_internal_package(into.api_version)}.{into.kind}): "
             "unknown conversion")
-    msg = wire.new()
     try:
-        msg.ParseFromString(unknown.raw)
-        obj = _CODEC.to_dict(wire, msg)
-    except DecodeError:
-        raise errors.bad_request(prefix + _problem(unknown.raw, wire)) from None
+        obj = _CODEC.to_dict(wire, _parsed(unknown.raw, wire))
+    except _Malformed as error:
+        raise errors.bad_request(prefix + str(error)) from None
     except (WireValueError, UnicodeDecodeError) as error:
         raise errors.bad_request(prefix + str(error)) from None
     return {"apiVersion": api_version, "kind": kind, **obj}
@@ -127,12 +126,10 @@ def _unknown(data: bytes, into: Into) -> DynamicMessage:
                             data)
     if len(data) == len(MAGIC):
         raise _unrecognized(into, "empty body", data)
-    unknown = _UNKNOWN.new()
     try:
-        unknown.ParseFromString(data[len(MAGIC):])
-    except DecodeError:
-        raise _unrecognized(into, _problem(data[len(MAGIC):], _UNKNOWN), data) from None
-    return unknown
+        return _parsed(data[len(MAGIC):], _UNKNOWN)
+    except _Malformed as error:
+        raise _unrecognized(into, str(error), data) from None
 
 
 def _unrecognized(into: Into, problem: str, data: bytes) -> errors.ApiError:
@@ -159,13 +156,11 @@ def _internal_package(api_version: str) -> str:
 def _read_embedded(raw: bytes) -> Any:
     """A RawExtension's object: enveloped protobuf (as a watch carries it) or JSON."""
     if raw.startswith(MAGIC):
-        unknown = _UNKNOWN.new()
-        unknown.ParseFromString(raw[len(MAGIC):])
+        unknown = _parsed(raw[len(MAGIC):], _UNKNOWN)
         wire = SCHEMA.for_kind(unknown.typeMeta.apiVersion, unknown.typeMeta.kind)
         if wire is None:
             raise ValueError(f"no protobuf schema for {unknown.typeMeta.apiVersion} {unknown.typeMeta.kind}")
-        msg = wire.new()
-        msg.ParseFromString(unknown.raw)
+        msg = _parsed(unknown.raw, wire)
         return {"apiVersion": unknown.typeMeta.apiVersion, "kind": unknown.typeMeta.kind,
                 **_CODEC.to_dict(wire, msg)}
     return json.loads(raw.decode("utf-8"))
@@ -179,17 +174,20 @@ _CODEC = Codec(SCHEMA, _read_embedded, encode)
 _VARINT, _FIXED64, _LENGTH, _GROUP_START, _GROUP_END, _FIXED32 = 0, 1, 2, 3, 4, 5
 
 
-class _Malformed(Exception):
-    pass
+class _Malformed(ValueError):
+    """What gogo-protobuf would say about the bytes."""
 
 
-def _problem(data: bytes, wire: WireMessage) -> str:
-    """What gogo-protobuf would say about ``data`` as a ``wire`` message."""
+def _parsed(data: bytes, wire: WireMessage) -> DynamicMessage:
+    """``data`` as a ``wire`` message. The bytes are walked first: protobuf's runtime would keep a
+    field of the wrong wire type as an unknown field, where Kubernetes refuses the body."""
+    _walk(data, wire)
+    msg = wire.new()
     try:
-        _walk(data, wire)
-    except _Malformed as error:
-        return str(error)
-    return f"proto: {_short(wire)}: the message cannot be parsed"
+        msg.ParseFromString(data)
+    except DecodeError as error:
+        raise _Malformed(f"proto: {_short(wire)}: {error}") from None
+    return msg
 
 
 def _walk(data: bytes, wire: WireMessage | None) -> None:
