@@ -394,21 +394,21 @@ def test_garbage_after_the_magic_is_described_like_gogo_protobuf_does():
 
 
 def test_an_unknown_kind_is_not_registered():
-    assert _refusal(_enveloped("v1", "Frobnicator")) == (
+    assert _refusal(enveloped("v1", "Frobnicator")) == (
         'Frobnicator in version "v1" cannot be handled as a Deployment: no kind "Frobnicator" is registered for '
         'version "v1" in scheme "pkg/api/legacyscheme/scheme.go:30"')
 
 
 def test_another_kind_cannot_be_converted():
-    assert _refusal(_enveloped("v1", "Service")) == (
+    assert _refusal(enveloped("v1", "Service")) == (
         'Service in version "v1" cannot be handled as a Deployment: converting (v1.Service) to (apps.Deployment): '
         "unknown conversion")
-    assert _refusal(_enveloped("apps/v1", "Deployment"), wire.Into("autoscaling/v1", "Scale")).endswith(
+    assert _refusal(enveloped("apps/v1", "Deployment"), wire.Into("autoscaling/v1", "Scale")).endswith(
         "converting (v1.Deployment) to (autoscaling.Scale): unknown conversion")
 
 
 def test_a_missing_kind_and_version_come_from_the_route():
-    assert wire.decode(_enveloped("", "", KUBECTL_CREATE_DEPLOYMENT), DEPLOY) == KUBECTL_DEPLOYMENT_JSON
+    assert wire.decode(enveloped("", "", KUBECTL_CREATE_DEPLOYMENT), DEPLOY) == KUBECTL_DEPLOYMENT_JSON
 
 
 def test_delete_options_come_under_any_served_group_version():
@@ -416,7 +416,7 @@ def test_delete_options_come_under_any_served_group_version():
     assert wire.decode(wire.encode(options), wire.DELETE_OPTIONS) == options
 
 
-def _enveloped(api_version: str, kind: str, source: bytes = KUBECTL_CREATE_DEPLOYMENT) -> bytes:
+def enveloped(api_version: str, kind: str, source: bytes = KUBECTL_CREATE_DEPLOYMENT) -> bytes:
     unknown = SCHEMA.message("k8s.io.apimachinery.pkg.runtime.Unknown").new()
     unknown.ParseFromString(source[4:])
     unknown.typeMeta.apiVersion, unknown.typeMeta.kind = api_version, kind
