@@ -179,19 +179,27 @@ class _Malformed(ValueError):
 
 
 def _parsed(data: bytes, wire: WireMessage) -> DynamicMessage:
-    """``data`` as a ``wire`` message. The bytes are walked first: protobuf's runtime would keep a
-    field of the wrong wire type as an unknown field, where Kubernetes refuses the body."""
-    _walk(data, wire)
+    """``data`` as a ``wire`` message, or :class:`_Malformed` saying what is wrong with it.
+
+    protobuf's runtime keeps a field of the wrong wire type as an unknown field, where Kubernetes
+    refuses the body; so when the parsed message, less its unknown fields, is not exactly as long
+    as the bytes, they are walked to tell a wrong wire type from a field Kubernetes would skip.
+    Well-formed bodies, the usual case, are never walked.
+    """
     msg = wire.new()
     try:
         msg.ParseFromString(data)
     except DecodeError as error:
+        _walk(data, wire)
         raise _Malformed(f"proto: {_short(wire)}: {error}") from None
+    msg.DiscardUnknownFields()
+    if msg.ByteSize() != len(data):
+        _walk(data, wire)
     return msg
 
 
 def _walk(data: bytes, wire: WireMessage | None) -> None:
-    by_number = {f.number: f for f in wire.fields} if wire else {}
+    by_number = wire.by_number if wire else {}
     i = 0
     while i < len(data):
         key, i = _varint(data, i)

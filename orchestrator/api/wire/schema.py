@@ -19,6 +19,7 @@ so a new kind needs only its own messages.
 
 from __future__ import annotations
 
+import functools
 import types
 import typing
 from dataclasses import dataclass, field
@@ -113,6 +114,10 @@ class WireMessage:
     model: type[BaseModel] | None
     fields: tuple[WireField, ...]
     cls: type[Message] = field(init=False, repr=False)
+
+    @functools.cached_property
+    def by_number(self) -> dict[int, WireField]:
+        return {f.number: f for f in self.fields}
 
     def new(self) -> DynamicMessage:
         """An empty message of this type."""
