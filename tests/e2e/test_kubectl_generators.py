@@ -15,6 +15,7 @@ import subprocess
 import threading
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -269,3 +270,48 @@ def test_a_bad_protobuf_body_is_a_400_and_stores_nothing(control_plane, body, me
         assert message in refused.json()["message"]
         assert client.get("/apis/apps/v1/deployments").json()["items"] == []
         assert client.get("/api/v1/services").json()["items"] == services
+
+
+def test_protobuf_updates_subresources_and_delete_options(control_plane):
+    """The writes kubectl's typed clients can send besides create: PUT of an object and of its
+    scale, a Binding, and a DELETE carrying DeleteOptions — all as protobuf."""
+    protobuf = {"Content-Type": wire.MEDIA_TYPE}
+    with control_plane.client() as client:
+        assert client.post("/apis/apps/v1/namespaces/default/deployments", content=KUBECTL_CREATE_DEPLOYMENT,
+                           headers=protobuf).status_code == 201
+        def put(path: str, change) -> httpx.Response:
+            """Read, change, write back as protobuf; again on a conflict with the controllers' writes."""
+            for _ in range(10):
+                obj = client.get(path).json()
+                change(obj)
+                answer = client.put(path, content=wire.encode(obj), headers=protobuf)
+                if answer.status_code != 409:
+                    return answer
+            return answer
+
+        updated = put("/apis/apps/v1/namespaces/default/deployments/web",
+                      lambda obj: obj["metadata"]["labels"].update(tier="front"))
+        assert updated.status_code == 200, updated.text
+        assert updated.json()["metadata"]["labels"] == {"app": "web", "tier": "front"}
+        # omitempty: a Scale to zero travels without spec.replicas
+        scaled = put("/apis/apps/v1/namespaces/default/deployments/web/scale",
+                     lambda obj: obj["spec"].update(replicas=0))
+        assert scaled.status_code == 200, scaled.text
+        assert client.get("/apis/apps/v1/namespaces/default/deployments/web").json()["spec"]["replicas"] == 0
+
+        client.post("/api/v1/nodes", json={"apiVersion": "v1", "kind": "Node", "metadata": {"name": "worker-y"}})
+        client.post("/api/v1/namespaces/default/pods", json={
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "manual"},
+            "spec": {"schedulerName": "by-hand", "containers": [{"name": "c", "image": "nginx"}]}})
+        binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "manual"},
+                   "target": {"kind": "Node", "name": "worker-y"}}
+        bound = client.post("/api/v1/namespaces/default/pods/manual/binding", content=wire.encode(binding),
+                            headers=protobuf)
+        assert bound.status_code == 201, bound.text
+        assert client.get("/api/v1/namespaces/default/pods/manual").json()["spec"]["nodeName"] == "worker-y"
+
+        options = {"apiVersion": "meta.k8s.io/v1", "kind": "DeleteOptions", "propagationPolicy": "Orphan"}
+        deleted = client.request("DELETE", "/apis/apps/v1/namespaces/default/deployments/web",
+                                 content=wire.encode(options), headers=protobuf)
+        assert deleted.status_code in (200, 202), deleted.text
+        assert "orphan" in (deleted.json()["metadata"].get("finalizers") or [])
