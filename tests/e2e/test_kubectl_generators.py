@@ -21,7 +21,7 @@ import yaml
 
 from orchestrator.api import wire
 from tests.support.controlplane import free_port
-from tests.unit.test_wire import KUBECTL_CREATE_DEPLOYMENT, enveloped
+from tests.support.protobuf_bodies import KUBECTL_CREATE_DEPLOYMENT, enveloped
 
 pytestmark = pytest.mark.kubectl
 
@@ -53,7 +53,7 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 
 
 def test_kubectl_sends_the_bytes_the_unit_tests_hold(tmp_path):
-    """The golden body in tests/unit/test_wire.py is what this kubectl really sends."""
+    """The golden body the unit tests hold (tests/support/protobuf_bodies.py) is what this kubectl sends."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), _Recorder)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

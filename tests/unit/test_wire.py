@@ -13,26 +13,7 @@ from orchestrator.api.registry import KINDS
 from orchestrator.api.wire.envelope import SCHEMA
 from orchestrator.api.wire.notation import NotationError, Presence, Shape, parse_fields
 from orchestrator.api.wire.schema import Package, SchemaError, build
-
-#: ``kubectl create deployment web --image=nginx`` as kubectl 1.32.4 sends it (captured from the real
-#: binary; tests/integration/test_wire_kubectl.py captures it again and compares)
-KUBECTL_CREATE_DEPLOYMENT = bytes.fromhex(
-    "6b3873000a150a07617070732f7631120a4465706c6f796d656e7412ab010a1f0a0377656212001a0022002a00320038"
-    "0042005a0a0a036170701203776562127a0801120c0a0a0a0361707012037765621a600a1c0a0012001a0022002a0032"
-    "00380042005a0a0a036170701203776562124012220a056e67696e7812056e67696e782a0042006a0072008001008801"
-    "00900100a201001a00320042004a0052005800600068008201008a01009a0100c2010022020a00280038001a0c080010"
-    "0018002000280038001a002200")
-#: what ``kubectl create deployment web --image=nginx --dry-run=client -o json`` prints, less
-#: ``creationTimestamp: null`` (Go's zero time, which a dict leaves out)
-KUBECTL_DEPLOYMENT_JSON = {
-    "apiVersion": "apps/v1", "kind": "Deployment",
-    "metadata": {"name": "web", "labels": {"app": "web"}},
-    "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
-             "template": {"metadata": {"labels": {"app": "web"}},
-                          "spec": {"containers": [{"name": "nginx", "image": "nginx", "resources": {}}]}},
-             "strategy": {}},
-    "status": {},
-}
+from tests.support.protobuf_bodies import KUBECTL_CREATE_DEPLOYMENT, KUBECTL_DEPLOYMENT_JSON, enveloped
 
 DEPLOY = wire.Into("apps/v1", "Deployment")
 
@@ -414,13 +395,6 @@ def test_a_missing_kind_and_version_come_from_the_route():
 def test_delete_options_come_under_any_served_group_version():
     options = {"apiVersion": "apps/v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0}
     assert wire.decode(wire.encode(options), wire.DELETE_OPTIONS) == options
-
-
-def enveloped(api_version: str, kind: str, source: bytes = KUBECTL_CREATE_DEPLOYMENT) -> bytes:
-    unknown = SCHEMA.message("k8s.io.apimachinery.pkg.runtime.Unknown").new()
-    unknown.ParseFromString(source[4:])
-    unknown.typeMeta.apiVersion, unknown.typeMeta.kind = api_version, kind
-    return wire.MAGIC + unknown.SerializeToString()
 
 
 # ── the notation and the tables' own checks ─────────────────────────────────────────────────
