@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: test unit lint tools images demo bench bench-api bench-pods bench-scheduler bench-services clean
+.PHONY: test unit lint tools images demo seed-check bench bench-api bench-pods bench-scheduler bench-scaleup bench-services clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,17 +32,25 @@ tools:
 		echo "installing $$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# Layering (import-linter contracts) and types (mypy, configured in pyproject.toml: zero errors).
 lint: $(STAMP)
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) tools
 	$(PY) -m pytest -q tests/unit
 
 test: $(STAMP) lint tools images
 	@docker info >/dev/null 2>&1 || { echo "error: the Docker engine is not reachable (docker info failed); dockyard's tests need it" >&2; exit 1; }
 	$(PY) -m pytest -q
 
-bench: bench-api bench-pods bench-scheduler bench-services
+# examples/seed/ against the study notes themselves (not part of a clone): every complete manifest
+# of NOTES/*.txt has its byte-for-byte copy there, as examples/seed/provenance.txt records.
+seed-check: $(STAMP)
+	@test -n "$(NOTES)" || { echo "error: say where the study notes are: make seed-check NOTES=DIR" >&2; exit 2; }
+	$(PY) -m tests.support.seed_copies "$(NOTES)"
+
+bench: bench-api bench-pods bench-scheduler bench-scaleup bench-services
 
 bench-api: $(STAMP)
 	$(PY) bench/api.py
@@ -55,6 +63,11 @@ bench-pods: $(STAMP) images
 # needs the Docker engine and the offline images; 4–7 minutes.
 bench-scheduler: $(STAMP) images
 	$(PY) bench/scheduler.py
+
+# One ReplicaSet from 0 to 1,000 pods on simulated nodes: time and server CPU beside the bare
+# write path; no Docker, under a minute.
+bench-scaleup: $(STAMP)
+	$(PY) bench/scaleup.py
 
 # ClusterIP and NodePort against direct pod traffic, and Ready-to-traffic latency, on 3 real
 # agents; needs the Docker engine, root (iptables) and the offline images; about 2 minutes.

@@ -24,7 +24,7 @@ import time
 from enum import Enum
 
 from agent.events import EventReason
-from agent.probes.handlers import EXEC_TIMED_OUT, HOOK_USER_AGENT, Exec, HandlerError, Target, http_get
+from agent.handlers import EXEC_TIMED_OUT, HOOK_USER_AGENT, Exec, HandlerError, Target, http_get
 from agent.runtime.errors import ContainerRuntimeError
 
 

@@ -3,7 +3,7 @@
 The package keeps Docker out: commands run through an injected ``exec_in`` callable (the runtime
 adapter's), and network checks go straight from the agent's host to the pod IP.
 
-* :mod:`agent.probes.handlers` — one check, once: ``httpGet``, ``tcpSocket``, ``exec`` (``grpc``
+* :mod:`agent.handlers` — one check, once: ``httpGet``, ``tcpSocket``, ``exec`` (``grpc``
   is reported as unsupported), with the kubelet's success rules and message wordings. The
   lifecycle hooks of :mod:`agent.hooks` reuse its HTTP and exec pieces.
 * :mod:`agent.probes.results` — pure bookkeeping: thresholds, initial delay and period, startup

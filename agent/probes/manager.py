@@ -31,7 +31,7 @@ from typing import TypeGuard
 from agent.events import EventReason
 from agent.hooks import Hook, run_hook
 from agent.observed import ObservedContainer, ObservedPod
-from agent.probes.handlers import CheckResult, Exec, Target
+from agent.handlers import CheckResult, Exec, Target
 from agent.probes.results import ProbeKind, event_for, kill_message
 from agent.probes.worker import ProbeWorker
 

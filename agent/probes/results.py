@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from enum import Enum
 
 from agent.events import EventReason
-from agent.probes.handlers import CheckResult, ProbeOutcome
+from agent.handlers import CheckResult, ProbeOutcome
 
 
 class ProbeKind(str, Enum):

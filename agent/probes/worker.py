@@ -1,7 +1,7 @@
 """One thread per (pod, container instance, probe kind): check on schedule, publish the result.
 
 A worker sleeps until :func:`~agent.probes.results.next_probe_in` says a check is due, runs it
-(:func:`~agent.probes.handlers.run_probe`, bounded by ``timeoutSeconds``), folds the outcome into
+(:func:`~agent.handlers.run_probe`, bounded by ``timeoutSeconds``), folds the outcome into
 its state with :func:`~agent.probes.results.advance`, and hands the check to ``on_check`` — the
 manager records the event and wakes the pod's worker when the published result changed. Workers
 never wait for each other: a readiness check stuck on a slow server does not delay the
@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from agent.probes.handlers import CheckResult, Exec, ProbeOutcome, Target, run_probe
+from agent.handlers import CheckResult, Exec, ProbeOutcome, Target, run_probe
 from agent.probes.results import ProbeKind, ProbeState, ProbeTiming, advance, initial_state, next_probe_in
 
 log = logging.getLogger("dockyard.agent.probes")

@@ -111,7 +111,9 @@ class ReplicaSetCondition(KubeModel):
 
 
 class ReplicaSetStatus(KubeModel):
-    replicas: int | None = None
+    # `json:"replicas"` without omitempty: Kubernetes writes it out even when it is 0, and the
+    # official clients require it.
+    replicas: int = 0
     fully_labeled_replicas: int | None = None
     ready_replicas: int | None = None
     available_replicas: int | None = None

@@ -132,10 +132,11 @@ class ClusterNetwork:
     def from_data(cls, data: dict[str, str]) -> ClusterNetwork:
         """Read back :meth:`to_data`; keys a server before the pod network did not publish keep
         their defaults."""
-        values = {attr: data[key] for attr, key in _DATA_KEYS.items() if data.get(key)}
-        if "node_cidr_mask" in values:
-            values["node_cidr_mask"] = int(values["node_cidr_mask"])
-        return cls(**values)
+        mask = data.get(_DATA_KEYS["node_cidr_mask"])
+        return cls(cluster_cidr=data.get(_DATA_KEYS["cluster_cidr"]) or DEFAULT_CLUSTER_CIDR,
+                   service_cidr=data.get(_DATA_KEYS["service_cidr"]) or DEFAULT_SERVICE_CIDR,
+                   node_cidr_mask=int(mask) if mask else DEFAULT_NODE_CIDR_MASK,
+                   cluster_domain=data.get(_DATA_KEYS["cluster_domain"]) or DEFAULT_CLUSTER_DOMAIN)
 
 
 def first_free_network(taken: list[str]) -> ClusterNetwork:

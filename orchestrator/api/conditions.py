@@ -23,10 +23,9 @@ def set_condition(conditions: list[dict] | None, kind: Enum, status: ConditionSt
     message at 10:05 (``lastTransitionTime`` stays 10:00), and turns True at 10:07 (it becomes 10:07).
     """
     before = next((c for c in conditions or [] if c.get("type") == kind.value), None)
-    moved = before is None or before.get("status") != status.value
+    kept = before is not None and before.get("status") == status.value and before.get("lastTransitionTime")
     condition = {"type": kind.value, "status": status.value,
-                 "lastTransitionTime": now if moved or not before.get("lastTransitionTime")
-                 else before["lastTransitionTime"]}
+                 "lastTransitionTime": before["lastTransitionTime"] if before is not None and kept else now}
     if reason is not None:
         condition["reason"] = reason.value
     if message:

@@ -59,7 +59,7 @@ class ContainerPort(KubeModel):
     name: str | None = None
     container_port: int | None = None
     host_port: int | None = None
-    host_ip: str | None = Field(None, alias="hostIP")
+    host_ip: str | None = Field(default=None, alias="hostIP")
     protocol: str | None = None
 
 

@@ -67,18 +67,18 @@ class ClientIPConfig(KubeModel):
 
 
 class SessionAffinityConfig(KubeModel):
-    client_ip: ClientIPConfig | None = Field(None, alias="clientIP")
+    client_ip: ClientIPConfig | None = Field(default=None, alias="clientIP")
 
 
 class ServiceSpec(KubeModel):
     ports: list[ServicePort] | None = None
     selector: dict[str, str] | None = None
-    cluster_ip: str | None = Field(None, alias="clusterIP")
-    cluster_ips: list[str] | None = Field(None, alias="clusterIPs")
+    cluster_ip: str | None = Field(default=None, alias="clusterIP")
+    cluster_ips: list[str] | None = Field(default=None, alias="clusterIPs")
     type: str | None = None
-    external_ips: list[str] | None = Field(None, alias="externalIPs")
+    external_ips: list[str] | None = Field(default=None, alias="externalIPs")
     session_affinity: str | None = None
-    load_balancer_ip: str | None = Field(None, alias="loadBalancerIP")
+    load_balancer_ip: str | None = Field(default=None, alias="loadBalancerIP")
     load_balancer_source_ranges: list[str] | None = None
     external_name: str | None = None
     external_traffic_policy: str | None = None
@@ -179,13 +179,13 @@ class Taint(KubeModel):
 
 
 class NodeSpec(KubeModel):
-    pod_cidr: str | None = Field(None, alias="podCIDR")
-    pod_cidrs: list[str] | None = Field(None, alias="podCIDRs")
-    provider_id: str | None = Field(None, alias="providerID")
+    pod_cidr: str | None = Field(default=None, alias="podCIDR")
+    pod_cidrs: list[str] | None = Field(default=None, alias="podCIDRs")
+    provider_id: str | None = Field(default=None, alias="providerID")
     unschedulable: bool | None = None
     taints: list[Taint] | None = None
     config_source: dict[str, Any] | None = None
-    external_id: str | None = Field(None, alias="externalID")
+    external_id: str | None = Field(default=None, alias="externalID")
 
 
 class NodeCondition(KubeModel):
@@ -204,7 +204,7 @@ class NodeAddress(KubeModel):
 
 class DaemonEndpoint(KubeModel):
     # Kubernetes really spells this one with a capital P.
-    port: int | None = Field(None, alias="Port")
+    port: int | None = Field(default=None, alias="Port")
 
 
 class NodeDaemonEndpoints(KubeModel):
@@ -212,9 +212,9 @@ class NodeDaemonEndpoints(KubeModel):
 
 
 class NodeSystemInfo(KubeModel):
-    machine_id: str | None = Field(None, alias="machineID")
-    system_uuid: str | None = Field(None, alias="systemUUID")
-    boot_id: str | None = Field(None, alias="bootID")
+    machine_id: str | None = Field(default=None, alias="machineID")
+    system_uuid: str | None = Field(default=None, alias="systemUUID")
+    boot_id: str | None = Field(default=None, alias="bootID")
     kernel_version: str | None = None
     os_image: str | None = None
     container_runtime_version: str | None = None

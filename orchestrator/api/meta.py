@@ -87,7 +87,7 @@ class ObjectMeta(KubeModel):
 class ListMeta(KubeModel):
     resource_version: str | None = None
     # `continue` is a Python keyword, hence the explicit alias.
-    continue_: str | None = Field(None, alias="continue")
+    continue_: str | None = Field(default=None, alias="continue")
     remaining_item_count: int | None = None
     self_link: str | None = None
 

@@ -4,10 +4,12 @@
   (``kubectl patch --type merge``).
 * ``application/json-patch+json`` — :func:`json_patch`, RFC 6902 (``kubectl patch --type json``,
   ``kubectl rollout undo``).
-* ``application/strategic-merge-patch+json`` — :func:`strategic_merge_patch`, Kubernetes' own
-  dialect (``kubectl apply``, ``set image``, ``rollout restart``…). It needs per-kind schema
-  knowledge, so it lives in :mod:`orchestrator.api.patch_strategic`; it is re-exported here so that
-  callers have one import.
+* ``application/strategic-merge-patch+json`` — Kubernetes' own dialect (``kubectl apply``,
+  ``set image``, ``rollout restart``…). It needs per-kind schema knowledge, so it lives in
+  :mod:`orchestrator.api.patch_strategic`, which builds on this module (it raises
+  :class:`PatchError` too); the client side of ``kubectl apply`` is
+  :mod:`orchestrator.api.patch_diff`. The dependency runs one way only: this module knows neither.
+  Equality in the JSON data model, which all three share, is :mod:`orchestrator.api.jsonvalue`.
 
 Design: every function is pure. Inputs are deep-copied once at the entry point and all work
 happens on that private copy, so a patch that fails half-way leaves the caller's object untouched
@@ -20,48 +22,16 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any, TypeAlias
+from typing import Any
 
-JSONValue: TypeAlias = Any
-"""Decoded JSON: dict, list, str, int, float, bool or None (``Any``: mypy cannot express it)."""
+from orchestrator.api.jsonvalue import JSONValue, json_equal
 
 
 class PatchError(Exception):
     """A patch that cannot be applied: malformed, pointing nowhere, or a failed ``test``."""
 
 
-def json_equal(left: JSONValue, right: JSONValue) -> bool:
-    """Equality in the JSON data model.
-
-    Python's ``==`` says ``True == 1`` and ``1 == 1.0``; JSON keeps booleans apart from numbers but
-    has a single number type, and RFC 6902's ``test`` compares that way.
-    """
-    if isinstance(left, bool) or isinstance(right, bool):
-        return isinstance(left, bool) and isinstance(right, bool) and left == right
-    if isinstance(left, (int, float)) and isinstance(right, (int, float)):
-        return left == right
-    if isinstance(left, dict) and isinstance(right, dict):
-        return left.keys() == right.keys() and all(json_equal(v, right[k]) for k, v in left.items())
-    if isinstance(left, list) and isinstance(right, list):
-        return len(left) == len(right) and all(json_equal(a, b) for a, b in zip(left, right))
-    return type(left) is type(right) and left == right
-
-
 # --- RFC 7386 -------------------------------------------------------------------------------------
-
-
-def json_contains(items: list, value: JSONValue) -> bool:
-    """``value in items`` under JSON equality (so ``True`` is not ``1``)."""
-    return any(json_equal(item, value) for item in items)
-
-
-def json_unique(items: list) -> list:
-    """``items`` without JSON-equal repeats, first occurrence kept (set-like lists)."""
-    unique: list = []
-    for item in items:
-        if not json_contains(unique, item):
-            unique.append(item)
-    return unique
 
 
 def json_merge_patch(original: JSONValue, patch: JSONValue) -> JSONValue:
@@ -245,16 +215,3 @@ def _index(token: str, limit: int, pointer: str) -> int:
 
 def _not_found(pointer: str) -> PatchError:
     return PatchError(f'json patch: path "{pointer}" not found')
-
-
-# --- Kubernetes strategic merge patch -------------------------------------------------------------
-
-
-def strategic_merge_patch(original: dict, patch: dict, kind: str) -> dict:
-    """Apply a Kubernetes strategic merge patch to an object of ``kind``; see
-    :mod:`orchestrator.api.patch_strategic` for the semantics and the merge-key table."""
-    # Imported here because patch_strategic imports PatchError from this module; a top-level import
-    # would make the two modules' import order matter.
-    from orchestrator.api.patch_strategic import apply_strategic_merge_patch
-
-    return apply_strategic_merge_patch(original, patch, kind)

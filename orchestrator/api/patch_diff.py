@@ -38,7 +38,8 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from orchestrator.api.patch import JSONValue, PatchError, json_contains, json_equal, json_unique
+from orchestrator.api.jsonvalue import JSONValue, json_contains, json_equal, json_unique
+from orchestrator.api.patch import PatchError
 from orchestrator.api.patch_strategic import MERGE_KEYS, SET, Path
 
 _SET_ORDER = "$setElementOrder/"

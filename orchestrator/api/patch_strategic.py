@@ -30,7 +30,8 @@ import copy
 import json
 from typing import Any
 
-from orchestrator.api.patch import JSONValue, PatchError, json_contains, json_equal, json_unique
+from orchestrator.api.jsonvalue import JSONValue, json_contains, json_equal, json_unique
+from orchestrator.api.patch import PatchError
 
 Path = tuple[str, ...]
 Table = dict[Path, str]  # one kind's slice of MERGE_KEYS
@@ -113,7 +114,7 @@ _SET_ORDER = "$setElementOrder/"
 _DELETE_FROM = "$deleteFromPrimitiveList/"
 
 
-def apply_strategic_merge_patch(original: dict, patch: dict, kind: str) -> dict:
+def strategic_merge_patch(original: dict, patch: dict, kind: str) -> dict:
     """Apply ``patch`` to ``original``, an object of ``kind`` (apiVersion does not matter)."""
     table = MERGE_KEYS.get(kind)
     if table is None:
@@ -258,10 +259,14 @@ def _order(result: dict, patch: dict, field: str, order: list, table: Table, pat
     if not isinstance(patch_list, list):
         raise _error(path, "must be a list to go with $setElementOrder")
     _check_order(patch_list, order, key, path)
-    live = result.get(field) if isinstance(result.get(field), list) else None
-    if live is None and not in_patch:
+    current = result.get(field)
+    live = current if isinstance(current, list) else None
+    if in_patch:
+        merged = _merge_list(live or [], patch_list, table, path)
+    elif live is not None:
+        merged = live
+    else:
         return
-    merged = _merge_list(live or [], patch_list, table, path) if in_patch else live
     result[field] = _normalize(merged, order, live or [], key)
 
 
@@ -288,7 +293,7 @@ def _normalize(merged: list, patch_order: list, live_order: list, key: str | Non
     """
     in_patch = [item for item in merged if _position(patch_order, item, key) is not None]
     live_only = [item for item in merged if _position(patch_order, item, key) is None]
-    in_patch.sort(key=lambda item: _position(patch_order, item, key))
+    in_patch.sort(key=lambda item: _rank(patch_order, item, key))
     live_only.sort(key=lambda item: _rank(live_order, item, key))
     result: list = []
     while live_only and in_patch:

@@ -157,7 +157,7 @@ class Volume(KubeModel):
     persistent_volume_claim: PersistentVolumeClaimVolumeSource | None = None
     projected: ProjectedVolumeSource | None = None
     # Sources dockyard cannot mount but must not refuse in a valid manifest.
-    downward_api: dict[str, Any] | None = Field(None, alias="downwardAPI")
+    downward_api: dict[str, Any] | None = Field(default=None, alias="downwardAPI")
     nfs: dict[str, Any] | None = None
     csi: dict[str, Any] | None = None
     ephemeral: dict[str, Any] | None = None
@@ -223,15 +223,15 @@ class PodSpec(KubeModel):
     automount_service_account_token: bool | None = None
     node_name: str | None = None
     host_network: bool | None = None
-    host_pid: bool | None = Field(None, alias="hostPID")
-    host_ipc: bool | None = Field(None, alias="hostIPC")
+    host_pid: bool | None = Field(default=None, alias="hostPID")
+    host_ipc: bool | None = Field(default=None, alias="hostIPC")
     host_users: bool | None = None
     share_process_namespace: bool | None = None
     security_context: PodSecurityContext | None = None
     image_pull_secrets: list[LocalObjectReference] | None = None
     hostname: str | None = None
     subdomain: str | None = None
-    set_hostname_as_fqdn: bool | None = Field(None, alias="setHostnameAsFQDN")
+    set_hostname_as_fqdn: bool | None = Field(default=None, alias="setHostnameAsFQDN")
     affinity: dict[str, Any] | None = None
     scheduler_name: str | None = None
     tolerations: list[Toleration] | None = None
@@ -285,7 +285,7 @@ class ContainerStateTerminated(KubeModel):
     message: str | None = None
     started_at: str | None = None
     finished_at: str | None = None
-    container_id: str | None = Field(None, alias="containerID")
+    container_id: str | None = Field(default=None, alias="containerID")
 
 
 class ContainerState(KubeModel):
@@ -301,8 +301,8 @@ class ContainerStatus(KubeModel):
     ready: bool | None = None
     restart_count: int | None = None
     image: str | None = None
-    image_id: str | None = Field(None, alias="imageID")
-    container_id: str | None = Field(None, alias="containerID")
+    image_id: str | None = Field(default=None, alias="imageID")
+    container_id: str | None = Field(default=None, alias="containerID")
     started: bool | None = None
     allocated_resources: ResourceList | None = None
     resources: dict[str, Any] | None = None
@@ -323,10 +323,10 @@ class PodStatus(KubeModel):
     message: str | None = None
     reason: str | None = None
     nominated_node_name: str | None = None
-    host_ip: str | None = Field(None, alias="hostIP")
-    host_ips: list[PodIP] | None = Field(None, alias="hostIPs")
-    pod_ip: str | None = Field(None, alias="podIP")
-    pod_ips: list[PodIP] | None = Field(None, alias="podIPs")
+    host_ip: str | None = Field(default=None, alias="hostIP")
+    host_ips: list[PodIP] | None = Field(default=None, alias="hostIPs")
+    pod_ip: str | None = Field(default=None, alias="podIP")
+    pod_ips: list[PodIP] | None = Field(default=None, alias="podIPs")
     start_time: str | None = None
     init_container_statuses: list[ContainerStatus] | None = None
     container_statuses: list[ContainerStatus] | None = None

@@ -78,7 +78,9 @@ _EXISTS = re.compile(rf"^\s*(?P<bang>!?)\s*(?P<key>{_KEY})\s*$")
 
 def _split_terms(text: str) -> list[str]:
     """Split on commas that are not inside ``( … )`` value sets."""
-    terms, depth, current = [], 0, []
+    terms: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in text:
         if char == "(":
             depth += 1

@@ -18,6 +18,10 @@ Validation (``orchestrator.api.validation``) asks "is this a well-formed object?
   server was started with ``--default-not-ready-toleration-seconds``), unless the pod already
   tolerates that taint. That window is how long a pod stays on a lost node before the node
   lifecycle controller evicts it (:mod:`orchestrator.controllers.nodehealth`).
+
+The rules read other objects (the namespace, the Services already allocated) through
+:class:`~orchestrator.apiserver.reader.ObjectReader`; the object API hands itself in as that reader
+when it calls admission, so admission never depends on the object API that depends on it.
 """
 
 from __future__ import annotations
@@ -26,7 +30,6 @@ import copy
 import ipaddress
 import random
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from orchestrator.api import errors
 from orchestrator.api.clusternetwork import ClusterNetwork
@@ -35,9 +38,7 @@ from orchestrator.api.errors import Cause, CauseType
 from orchestrator.api.pod import TolerationOperator
 from orchestrator.api.registry import ResourceKind, kind_for
 from orchestrator.api.taints import WellKnownTaint, is_tolerated, taint
-
-if TYPE_CHECKING:
-    from orchestrator.apiserver.objects import ObjectAPI
+from orchestrator.apiserver.reader import ObjectReader
 
 #: kube-apiserver's --default-not-ready-toleration-seconds (and --default-unreachable-…)
 DEFAULT_NOT_READY_TOLERATION_SECONDS = 300
@@ -84,7 +85,7 @@ class Admission:
         self.policy = policy or AdmissionPolicy()
         self._service_net = self.policy.network.services
 
-    def admit_create(self, api: "ObjectAPI", rk: ResourceKind, obj: dict) -> dict:
+    def admit_create(self, api: ObjectReader, rk: ResourceKind, obj: dict) -> dict:
         if rk.namespaced:
             self._check_namespace(api, rk, obj)
         self._check_pod_security(rk, obj)
@@ -94,21 +95,21 @@ class Admission:
             obj = self._default_tolerations(obj)
         return obj
 
-    def admit_update(self, api: "ObjectAPI", rk: ResourceKind, obj: dict, old: dict) -> dict:
+    def admit_update(self, api: ObjectReader, rk: ResourceKind, obj: dict, old: dict) -> dict:
         if obj.get("spec") != old.get("spec"):
             self._check_pod_security(rk, obj)
         if rk.kind == "Service":
             obj = self._allocate_service(api, obj, old)
         return obj
 
-    def admit_delete(self, api: "ObjectAPI", rk: ResourceKind, obj: dict) -> None:
+    def admit_delete(self, api: ObjectReader, rk: ResourceKind, obj: dict) -> None:
         if rk.kind == "Namespace" and obj["metadata"]["name"] in ("default", "kube-system"):
             raise errors.forbidden("", "delete", "namespaces", "", "",
                                    f'this namespace may not be deleted: {obj["metadata"]["name"]}')
 
     # -- rules -----------------------------------------------------------------------------
 
-    def _check_namespace(self, api: "ObjectAPI", rk: ResourceKind, obj: dict) -> None:
+    def _check_namespace(self, api: ObjectReader, rk: ResourceKind, obj: dict) -> None:
         namespace = obj["metadata"]["namespace"]
         ns = api.get(kind_for("v1", "Namespace"), None, namespace)
         if ns["metadata"].get("deletionTimestamp"):
@@ -140,13 +141,13 @@ class Admission:
 
     # -- services --------------------------------------------------------------------------
 
-    def _allocate_service(self, api: "ObjectAPI", obj: dict, old: dict | None) -> dict:
+    def _allocate_service(self, api: ObjectReader, obj: dict, old: dict | None) -> dict:
         obj = copy.deepcopy(obj)
         spec = obj.setdefault("spec", {})
         old_spec = (old or {}).get("spec", {})
         service_type = spec.get("type", "ClusterIP")
         others = [
-            svc for svc in api.list(kind_for("v1", "Service"), None)[0]
+            svc for svc in api.list(kind_for("v1", "Service"), None).items
             if svc["metadata"]["uid"] != obj["metadata"]["uid"]
         ]
         if service_type == "ExternalName":
@@ -216,7 +217,7 @@ class Admission:
             taken.add(port["nodePort"])
 
     @staticmethod
-    def _invalid(obj: dict, field: str, value, message: str) -> errors.ApiError:
+    def _invalid(obj: dict, field: str, value: str | int, message: str) -> errors.ApiError:
         shown = f'"{value}"' if isinstance(value, str) else value
         cause = Cause(CauseType.FIELD_VALUE_INVALID, field, f"Invalid value: {shown}: {message}")
         return errors.invalid("Service", "", obj["metadata"].get("name", ""), [cause])

@@ -2,20 +2,26 @@
 
 Every request passes the same gate, in this order: body size (413 over the limit, before
 anything is parsed), authentication (401; a token-less GET of a public object such as
-``kube-public/cluster-info`` proceeds as ``system:anonymous``), then routing. Errors of any layer
+``kube-public/cluster-info`` proceeds as ``system:anonymous``), then routing. A resource request
+is then resolved into its :class:`~orchestrator.apiserver.requestinfo.RequestInfo` (verb,
+resource, subresource, namespace, name, selectors) and authorized (403) here, in one place, before
+any handler sees it: the handlers accept only the :class:`~orchestrator.apiserver.auth.Authorized`
+request that authorization returns. Discovery, OpenAPI, ``/version`` and ``/metrics`` are open to
+every authenticated caller, as Kubernetes' ``system:discovery`` role opens them. Errors of any layer
 are :class:`~orchestrator.api.errors.ApiError` and leave as ``metav1.Status`` JSON; an unexpected
 exception becomes a 500 Status and is logged with its traceback, never a bare HTML page.
 Besides the Kubernetes paths there is one of our own, the join exchange
 (:mod:`orchestrator.apiserver.join`). WebSocket requests (``kubectl exec``, ``attach``) pass the same token
-gate, then go to :meth:`ResourceHandlers.remote_command_socket`; a refusal is the handshake's HTTP answer,
-a ``metav1.Status`` as for any other request.
+gate, resolver and authorizer, then go to :meth:`ResourceHandlers.remote_command_socket`; a refusal is the
+handshake's HTTP answer, a ``metav1.Status`` as for any other request.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+from http import HTTPMethod
+from typing import Callable, Mapping, Sequence
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -25,12 +31,13 @@ from starlette.websockets import WebSocket
 
 from orchestrator.api import errors
 from orchestrator.api.bootstrap import JOIN_PATH
-from orchestrator.apiserver import discovery, openapi, protobuf
-from orchestrator.apiserver.auth import ANONYMOUS_GET_PATHS, PUBLIC_PATHS, bearer_token
+from orchestrator.apiserver import discovery, health, openapi, protobuf
+from orchestrator.apiserver.auth import ANONYMOUS_GET_PATHS, PUBLIC_PATHS, authorize_request, bearer_token
 from orchestrator.apiserver.handlers import ResourceHandlers, json_response
 from orchestrator.apiserver.join import JoinEndpoint
 from orchestrator.apiserver.metrics import Metrics
-from orchestrator.apiserver.routing import parse_resource_path
+from orchestrator.apiserver.requestinfo import resolve
+from orchestrator.apiserver.routing import Target, parse_resource_path
 from orchestrator.cluster.identity import Identity, anonymous_identity
 
 log = logging.getLogger("dockyard.apiserver")
@@ -43,17 +50,19 @@ Authenticator = Callable[[str], Identity | None]
 
 class ApiServerApp:
     def __init__(self, handlers: ResourceHandlers, authenticate: Authenticator, *,
-                 ready: Callable[[], bool] = lambda: True, join: JoinEndpoint | None = None,
+                 health_checks: Mapping[health.Endpoint, Sequence[health.Check]] | None = None,
+                 join: JoinEndpoint | None = None,
                  more_metrics: Callable[[], list[str]] = list) -> None:
         self.handlers = handlers
         self.authenticate = authenticate
         self.join = join
-        self.ready = ready
+        self.health = health_checks or {endpoint: [health.PING] for endpoint in health.Endpoint}
         #: series of the rest of the process (the controllers'), appended to ``/metrics``
         self.more_metrics = more_metrics
         self.metrics = Metrics()
-        methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
-        self.asgi = Starlette(routes=[Route("/{path:path}", self.dispatch, methods=methods),
+        # Every method HTTP defines reaches dispatch, so that one the API has no verb for is
+        # answered after authentication and as a metav1.Status (405), like everything else.
+        self.asgi = Starlette(routes=[Route("/{path:path}", self.dispatch, methods=[m.value for m in HTTPMethod]),
                                       WebSocketRoute("/{path:path}", self.websocket)])
 
     async def dispatch(self, request: Request) -> Response:
@@ -75,8 +84,8 @@ class ApiServerApp:
             response = json_response(error.to_status(), error.code)
         except Exception:  # noqa: BLE001 - the edge: report, never leak a traceback page
             log.exception("internal error serving %s %s", request.method, request.url.path)
-            error = errors.internal("an internal error occurred; see the server log for details")
-            response = json_response(error.to_status(), error.code)
+            internal = errors.internal("an internal error occurred; see the server log for details")
+            response = json_response(internal.to_status(), internal.code)
         response = protobuf.answer(request.headers.get("accept"), response)
         self.metrics.observe(request.method, resource, response.status_code, time.perf_counter() - started)
         return response
@@ -97,10 +106,11 @@ class ApiServerApp:
         request._body = b"".join(chunks)  # starlette's cache: later request.body() calls read this
 
     async def _route(self, request: Request, path: str) -> tuple[Response, str]:
-        if path in ("/healthz", "/livez"):
-            return PlainTextResponse("ok"), "nonresource"
-        if path == "/readyz":
-            return (PlainTextResponse("ok") if self.ready() else PlainTextResponse("not ready", 503)), "nonresource"
+        if (checked := health.route(path)) is not None:
+            endpoint, single = checked
+            result = health.answer(endpoint, self.health[endpoint], single, "verbose" in request.query_params,
+                                   request.query_params.getlist("exclude"))
+            return PlainTextResponse(result.text, result.status), "nonresource"
         if path == "/version":
             return json_response(discovery.version_info()), "nonresource"
         if path == "/metrics":
@@ -116,42 +126,46 @@ class ApiServerApp:
         if path.startswith("/openapi/v3/"):
             return _found(openapi.document_for(path.removeprefix("/openapi/v3/"))), "nonresource"
         segments = [s for s in path.split("/") if s]
-        if segments[:1] == ["api"]:
-            if len(segments) == 1:
-                return json_response(discovery.api_versions()), "nonresource"
-            return await self._group_version(request, "", segments[1], segments[2:])
-        if segments[:1] == ["apis"]:
-            if len(segments) == 1:
-                return json_response(discovery.api_group_list()), "nonresource"
-            if len(segments) == 2:
-                return _found(discovery.api_group(segments[1])), "nonresource"
-            return await self._group_version(request, segments[1], segments[2], segments[3:])
-        raise _not_found()
+        if segments == ["api"]:
+            return json_response(discovery.api_versions()), "nonresource"
+        if segments == ["apis"]:
+            return json_response(discovery.api_group_list()), "nonresource"
+        if segments[:1] == ["apis"] and len(segments) == 2:
+            return _found(discovery.api_group(segments[1])), "nonresource"
+        if segments[:1] == ["api"] and len(segments) == 2:
+            return _found(discovery.api_resource_list(segments[1])), "nonresource"
+        if segments[:1] == ["apis"] and len(segments) == 3:
+            return _found(discovery.api_resource_list(f"{segments[1]}/{segments[2]}")), "nonresource"
+        target = _resource_target(segments)
+        info = resolve(request.method, target, request.query_params)
+        authorized = authorize_request(request.state.identity, info, self.handlers.api)
+        return await self.handlers.handle(request, authorized), target.rk.plural
 
     async def websocket(self, websocket: WebSocket) -> None:
         try:
             identity = self.authenticate(bearer_token(websocket.headers.get("authorization")) or "")
             if identity is None:
                 raise errors.unauthorized()
-            websocket.state.identity = identity
-            segments = [s for s in websocket.url.path.split("/") if s]
-            target = parse_resource_path("", "v1", segments[2:]) if segments[:2] == ["api", "v1"] else None
-            if target is None:
-                raise _not_found()
+            target = _resource_target([s for s in websocket.url.path.split("/") if s])
+            # the upgrade is a GET; exec and attach resolve to create whatever the method
+            info = resolve("GET", target, websocket.query_params)
+            authorized = authorize_request(identity, info, self.handlers.api)
         except errors.ApiError as error:
             await websocket.send_denial_response(json_response(error.to_status(), error.code))
             return
-        await self.handlers.remote_command_socket(websocket, target)
+        await self.handlers.remote_command_socket(websocket, authorized)
 
-    async def _group_version(self, request: Request, group: str, version: str,
-                             rest: list[str]) -> tuple[Response, str]:
-        api_version = f"{group}/{version}" if group else version
-        if not rest:
-            return _found(discovery.api_resource_list(api_version)), "nonresource"
-        target = parse_resource_path(group, version, rest)
-        if target is None:
-            raise _not_found()
-        return await self.handlers.handle(request, target), target.rk.plural
+
+def _resource_target(segments: list[str]) -> Target:
+    """The resource a path below ``/api/{version}`` or ``/apis/{group}/{version}`` names; 404 if none."""
+    target = None
+    if segments[:1] == ["api"] and len(segments) > 2:
+        target = parse_resource_path("", segments[1], segments[2:])
+    elif segments[:1] == ["apis"] and len(segments) > 3:
+        target = parse_resource_path(segments[1], segments[2], segments[3:])
+    if target is None:
+        raise _not_found()
+    return target
 
 
 def _not_found() -> errors.ApiError:

@@ -17,19 +17,25 @@ Authorization follows the shape of Kubernetes' Node authorizer, simplified:
   Endpoints and EndpointSlices (it runs the service proxy) and Namespaces; read the ConfigMaps
   and Secrets that its pods reference; create and renew its heartbeat Lease in
   ``kube-node-lease``. Anything else is 403 with Kubernetes' wording.
+
+Authorization runs once per request, before any handler: the app resolves the request into a
+:class:`~orchestrator.apiserver.requestinfo.RequestInfo` and :func:`authorize_request` turns it
+into an :class:`Authorized` request or refuses it. The handlers accept nothing else, and only
+this module can make an :class:`Authorized`, so a handler cannot be reached unauthorized, however
+many verbs and subresources are added.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import Enum
+from dataclasses import dataclass, field
 
 from orchestrator.api import errors
 from orchestrator.api.bootstrap import CLUSTER_INFO_NAME, CLUSTER_INFO_NAMESPACE, CLUSTER_INFO_PATH
 from orchestrator.api.coordination import NODE_LEASE_NAMESPACE
-from orchestrator.api.registry import ResourceKind, kind_for
 from orchestrator.api.options import ListOptions
-from orchestrator.apiserver.objects import ObjectAPI
+from orchestrator.api.registry import ResourceKind, kind_for
+from orchestrator.apiserver.reader import ObjectReader
+from orchestrator.apiserver.requestinfo import READ_VERBS, RequestInfo, Verb
 from orchestrator.cluster.identity import Identity
 
 #: paths anyone may read without a token, as Kubernetes' system:public-info-viewer role allows
@@ -42,28 +48,48 @@ PUBLIC_OBJECTS = frozenset({("ConfigMap", CLUSTER_INFO_NAMESPACE, CLUSTER_INFO_N
 ANONYMOUS_GET_PATHS = frozenset({CLUSTER_INFO_PATH})
 
 
-class Verb(str, Enum):
-    GET = "get"
-    LIST = "list"
-    WATCH = "watch"
-    CREATE = "create"
-    UPDATE = "update"
-    PATCH = "patch"
-    DELETE = "delete"
-    DELETE_COLLECTION = "deletecollection"
-
-
-READ_VERBS = frozenset({Verb.GET, Verb.LIST, Verb.WATCH})
-
-
 @dataclass(frozen=True)
 class Attributes:
+    """What the authorizer decides on (Kubernetes' ``authorizer.Attributes``, less the user)."""
+
     verb: Verb
     rk: ResourceKind
     namespace: str | None
     name: str | None
     subresource: str | None
     options: ListOptions | None = None
+
+    @classmethod
+    def of(cls, info: RequestInfo) -> "Attributes":
+        target = info.target
+        return cls(info.verb, target.rk, target.namespace, target.name, target.subresource, info.selected)
+
+
+#: the key only :func:`authorize_request` holds; see :class:`Authorized`
+_GRANTED = object()
+
+
+@dataclass(frozen=True)
+class Authorized:
+    """A request the authorizer has allowed: the only thing the resource handlers accept.
+
+    It cannot be made outside this module (the constructor checks for a key only
+    :func:`authorize_request` passes), so every path into a handler goes through authorization.
+    """
+
+    identity: Identity
+    info: RequestInfo
+    _grant: object = field(repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self._grant is not _GRANTED:
+            raise TypeError("an Authorized request comes only from auth.authorize_request()")
+
+
+def authorize_request(identity: Identity, info: RequestInfo, api: ObjectReader) -> Authorized:
+    """``info`` as an :class:`Authorized` request if ``identity`` may make it, else 403."""
+    authorize(identity, Attributes.of(info), api)
+    return Authorized(identity, info, _GRANTED)
 
 
 def bearer_token(header: str | None) -> str | None:
@@ -73,7 +99,8 @@ def bearer_token(header: str | None) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def authorize(identity: Identity, attrs: Attributes, api: ObjectAPI) -> None:
+def authorize(identity: Identity, attrs: Attributes, api: ObjectReader) -> None:
+    """Return if ``identity`` may do what ``attrs`` say, else raise 403 (Kubernetes' wording)."""
     if identity.is_admin or _public(attrs):
         return
     if identity.is_node and identity.node_name and _node_may(identity.node_name, attrs, api):
@@ -87,7 +114,7 @@ def _public(attrs: Attributes) -> bool:
             and (attrs.rk.kind, attrs.namespace, attrs.name) in PUBLIC_OBJECTS)
 
 
-def _node_may(node: str, attrs: Attributes, api: ObjectAPI) -> bool:
+def _node_may(node: str, attrs: Attributes, api: ObjectReader) -> bool:
     kind, verb = attrs.rk.kind, attrs.verb
     if kind == "Node":
         return verb in READ_VERBS or (attrs.name == node and verb in (Verb.CREATE, Verb.UPDATE, Verb.PATCH)) \
@@ -112,7 +139,7 @@ def _node_may(node: str, attrs: Attributes, api: ObjectAPI) -> bool:
     return False
 
 
-def _bound_to(api: ObjectAPI, attrs: Attributes, node: str) -> bool:
+def _bound_to(api: ObjectReader, attrs: Attributes, node: str) -> bool:
     try:
         pod = api.get(attrs.rk, attrs.namespace, attrs.name or "")
     except errors.ApiError:
@@ -120,8 +147,8 @@ def _bound_to(api: ObjectAPI, attrs: Attributes, node: str) -> bool:
     return pod.get("spec", {}).get("nodeName") == node
 
 
-def _referenced_by_a_pod_on(api: ObjectAPI, node: str, kind: str, namespace: str | None, name: str | None) -> bool:
-    pods, _, _ = api.list(kind_for("v1", "Pod"), namespace)
+def _referenced_by_a_pod_on(api: ObjectReader, node: str, kind: str, namespace: str | None, name: str | None) -> bool:
+    pods = api.list(kind_for("v1", "Pod"), namespace).items
     return any(
         pod.get("spec", {}).get("nodeName") == node and (kind, name) in _references(pod.get("spec", {}))
         for pod in pods

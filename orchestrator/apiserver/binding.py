@@ -87,7 +87,7 @@ def assign(pod: dict, binding: dict, now: str) -> dict:
     return bound
 
 
-def bind(api: ObjectAPI, namespace: str, name: str, binding: dict, *, dry_run: bool = False) -> dict:
+def bind(api: ObjectAPI, namespace: str | None, name: str, binding: dict, *, dry_run: bool = False) -> dict:
     """Bind pod ``namespace/name`` as ``binding`` says; returns the pod as stored."""
     check_binding(binding, name)
     for attempt in range(_ATTEMPTS):

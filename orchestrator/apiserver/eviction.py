@@ -40,7 +40,7 @@ def check_eviction(body: dict, name: str) -> dict:
     return options
 
 
-def evict(api: ObjectAPI, namespace: str, name: str, body: dict) -> dict:
+def evict(api: ObjectAPI, namespace: str | None, name: str, body: dict) -> dict:
     """Delete pod ``namespace/name`` as the Eviction ``body`` asks; returns the pod's last state."""
     options = delete_options({}, check_eviction(body, name))
     return api.delete(POD, namespace, name, options)

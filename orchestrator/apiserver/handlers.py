@@ -1,58 +1,54 @@
 """HTTP handlers for every resource path, generic over the kind registry.
 
-One request goes: authenticate (middleware) → parse the path into a :class:`Target` → pick the
-verb from the method → authorize → call :class:`ObjectAPI` → encode (JSON, or a Table when kubectl
-asks for one). Nothing here knows a particular kind except the few subresources (``scale``,
-``log``, ``exec``, ``binding``, ``eviction``) that have their own shape; logs and exec are
-relayed to the pod's node agent by the hooks :mod:`orchestrator.apiserver.nodeproxy` provides.
+One request goes: authenticate, resolve and authorize (all three in
+:mod:`orchestrator.apiserver.app`, before anything here runs) → dispatch on the verb and
+subresource → call :class:`ObjectAPI` → encode (JSON, or a Table when kubectl asks for one). The
+handlers accept only an :class:`~orchestrator.apiserver.auth.Authorized` request, which nothing but
+the authorizer can make, so no branch here can be reached unauthorized; and they act on the
+selectors the authorizer saw (``RequestInfo.list_options``), never on a second reading of the query.
+
+Nothing here knows a particular kind except the few subresources (``scale``, ``log``, ``exec``,
+``attach``, ``binding``, ``eviction``) that have their own shape; logs and exec are relayed to the
+pod's node agent by the hooks :mod:`orchestrator.apiserver.nodeproxy` provides.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from typing import AsyncIterator, Awaitable, Callable, Mapping
 
-from starlette.requests import HTTPConnection, Request
+from starlette.datastructures import QueryParams
+from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.websockets import WebSocket
 
 from orchestrator.api import errors
+from orchestrator.api.options import ListOptions, PatchType
 from orchestrator.api.wire import DELETE_OPTIONS
 from orchestrator.api.remotecommand import StreamVerb
-from orchestrator.apiserver.auth import Attributes, Verb, authorize
+from orchestrator.apiserver.auth import Authorized
 from orchestrator.apiserver.binding import bind, success_status
 from orchestrator.apiserver.eviction import evict
 from orchestrator.apiserver.negotiation import (
-    decode_body, delete_options, encode_continue, list_options, patch_type, wants_table, write_params,
+    WriteParams, decode_body, decode_patch, delete_options, encode_continue, patch_type, wants_table, write_params,
 )
 from orchestrator.apiserver.nodeproxy import plan_remote_command
-from orchestrator.api.options import PatchType
 from orchestrator.apiserver.objects import ObjectAPI, Written, apply_patch
 from orchestrator.apiserver.protobuf import body_type
+from orchestrator.apiserver.requestinfo import Verb
 from orchestrator.apiserver.routing import Target
 from orchestrator.apiserver.scale import replicas_from_scale, scale_of
 from orchestrator.apiserver.tables import render_table
 from orchestrator.apiserver.watch import WatchHub
 
-#: field selectors each kind accepts besides metadata.name / metadata.namespace (as Kubernetes)
-FIELD_SELECTORS = {
-    "Pod": {"spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
-            "status.phase", "status.podIP", "status.nominatedNodeName", "spec.hostNetwork"},
-    "Event": {"involvedObject.kind", "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
-              "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath",
-              "reason", "reportingComponent", "source", "type"},
-    "Node": {"spec.unschedulable"},
-    "Secret": {"type"},
-    "Namespace": {"status.phase"},
-    "ReplicaSet": {"status.replicas"},
-}
+#: ``kubectl logs``: the pod's log as its node agent streams it
+LogStreamer = Callable[[Request, dict], Awaitable[Response]]
+#: ``kubectl exec`` / ``attach``: bridge the client's WebSocket to the pod's node agent
+RemoteCommand = Callable[[WebSocket, dict, StreamVerb], Awaitable[None]]
 
 
-def _field_paths(kind: str) -> frozenset[str]:
-    return frozenset({"metadata.name", "metadata.namespace"} | FIELD_SELECTORS.get(kind, set()))
-
-
-def json_response(obj: dict, status: int = 200, warnings: list[str] | None = None) -> Response:
+def json_response(obj: Mapping[str, object], status: int = 200, warnings: list[str] | None = None) -> Response:
     headers = {}
     if warnings:
         # RFC 7234 warn-code 299, the form kubectl prints as "Warning: …"
@@ -61,72 +57,62 @@ def json_response(obj: dict, status: int = 200, warnings: list[str] | None = Non
                     media_type="application/json")
 
 
-def status_success(rk, name: str, uid: str | None) -> dict:
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-            "details": {"name": name, "group": rk.group, "kind": rk.plural, "uid": uid}}
-
-
-#: the pod subresources that stream a process's input and output
-_STREAM_VERBS = {verb.value: verb for verb in StreamVerb}
+def _not_allowed(request: Request, target: Target) -> errors.ApiError:
+    resource = target.rk.plural + (f"/{target.subresource}" if target.subresource else "")
+    where = "a collection of " if target.is_collection else ""
+    return errors.method_not_allowed(f"{request.method} is not supported on {where}{resource}")
 
 
 class ResourceHandlers:
-    def __init__(self, api: ObjectAPI, hub: WatchHub, log_streamer=None, remote_command=None) -> None:
+    def __init__(self, api: ObjectAPI, hub: WatchHub, log_streamer: LogStreamer | None = None,
+                 remote_command: RemoteCommand | None = None) -> None:
         self.api = api
         self.hub = hub
         self.log_streamer = log_streamer
-        self.remote_command = remote_command  # (websocket, pod, StreamVerb) -> relay to the node
+        self.remote_command = remote_command
 
-    async def handle(self, request: Request, target: Target) -> Response:
-        method = request.method
-        query = request.query_params
-        if target.subresource == "log":
-            return await self._log(request, target)
-        if target.subresource in _STREAM_VERBS:
-            return await self._remote_command_without_websocket(request, target)
-        if target.subresource == "binding":
-            return await self._bind(request, target)
-        if target.subresource == "eviction":
-            return await self._evict(request, target)
-        if target.is_collection:
-            if method == "GET":
-                options = list_options(query, _field_paths(target.rk.kind))
-                verb = Verb.WATCH if query.get("watch") in ("true", "1") else Verb.LIST
-                self._authorize(request, verb, target, options)
-                if verb is Verb.WATCH:
-                    return self._watch(request, target, options)
-                return self._list(request, target, options)
-            if method == "POST":
-                self._authorize(request, Verb.CREATE, target)
+    async def handle(self, request: Request, authorized: Authorized) -> Response:
+        """Serve an authorized resource request: the subresources with a shape of their own
+        first, then the verb on the object or collection."""
+        info = authorized.info
+        target, verb = info.target, info.verb
+        if target.name is None:
+            if verb is Verb.LIST:
+                return self._list(request, target, info.list_options())
+            if verb is Verb.WATCH:
+                return self._watch(request, target, info.list_options())
+            if verb is Verb.CREATE:
                 return await self._create(request, target)
-            if method == "DELETE":
-                options = list_options(query, _field_paths(target.rk.kind))
-                self._authorize(request, Verb.DELETE_COLLECTION, target, options)
-                return await self._delete_collection(request, target, options)
-            raise errors.method_not_allowed(f"{method} is not supported on a collection")
-        if method == "GET":
-            if query.get("watch") in ("true", "1"):
-                options = list_options({"fieldSelector": f"metadata.name={target.name}"})
-                self._authorize(request, Verb.WATCH, target, options)
-                return self._watch(request, target, options)
-            self._authorize(request, Verb.GET, target)
-            return self._get(request, target)
-        if method == "PUT":
-            self._authorize(request, Verb.UPDATE, target)
-            return await self._update(request, target)
-        if method == "PATCH":
-            self._authorize(request, Verb.PATCH, target)
-            return await self._patch(request, target)
-        if method == "DELETE":
-            if target.subresource:
-                raise errors.method_not_allowed(f"DELETE is not supported on {target.rk.plural}/{target.subresource}")
-            self._authorize(request, Verb.DELETE, target)
-            return await self._delete(request, target)
-        raise errors.method_not_allowed(f"{method} is not supported on {target.rk.plural}")
-
-    def _authorize(self, request: HTTPConnection, verb: Verb, target: Target, options=None) -> None:
-        attrs = Attributes(verb, target.rk, target.namespace, target.name, target.subresource, options)
-        authorize(request.state.identity, attrs, self.api)
+            if verb is Verb.DELETE_COLLECTION:
+                return await self._delete_collection(request, target, info.list_options())
+            raise _not_allowed(request, target)
+        name = target.name
+        if info.stream is not None:
+            return await self._remote_command_without_websocket(request, target, name, info.stream)
+        if target.subresource == "log":
+            if verb is not Verb.GET:
+                raise _not_allowed(request, target)
+            return await self._log(request, target, name)
+        if target.subresource in ("binding", "eviction"):
+            # create is their only verb: a Binding or an Eviction is posted, never read
+            if verb is not Verb.CREATE:
+                raise errors.method_not_allowed(
+                    f"{request.method} is not supported on pods/{target.subresource}; POST a "
+                    f"{target.subresource.capitalize()}")
+            if target.subresource == "binding":
+                return await self._bind(request, target, name)
+            return await self._evict(request, target, name)
+        if verb is Verb.GET:
+            return self._get(request, target, name)
+        if verb is Verb.WATCH:
+            return self._watch(request, target, info.list_options())
+        if verb is Verb.UPDATE:
+            return await self._update(request, target, name)
+        if verb is Verb.PATCH:
+            return await self._patch(request, target, name)
+        if verb is Verb.DELETE and target.subresource is None:
+            return await self._delete(request, target, name)
+        raise _not_allowed(request, target)
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -136,15 +122,15 @@ class ResourceHandlers:
         return render_table(target.rk.kind, items, now=datetime.now(timezone.utc), include_object=include,
                             resource_version=revision, continue_token=continue_token)
 
-    def _get(self, request: Request, target: Target) -> Response:
-        obj = self.api.get(target.rk, target.namespace, target.name)
+    def _get(self, request: Request, target: Target, name: str) -> Response:
+        obj = self.api.get(target.rk, target.namespace, name)
         if target.subresource == "scale":
             return json_response(scale_of(obj))
         if wants_table(request.headers.get("accept")):
             return json_response(self._table(request, target, [obj], obj["metadata"]["resourceVersion"]))
         return json_response(obj)
 
-    def _list(self, request: Request, target: Target, options) -> Response:
+    def _list(self, request: Request, target: Target, options: ListOptions) -> Response:
         items, revision, after = self.api.list(target.rk, target.namespace, options)
         token = encode_continue(after, revision)
         if wants_table(request.headers.get("accept")):
@@ -155,13 +141,13 @@ class ResourceHandlers:
         return json_response({"kind": target.rk.list_kind, "apiVersion": target.rk.api_version,
                               "metadata": metadata, "items": items})
 
-    def _watch(self, request: Request, target: Target, options) -> Response:
+    def _watch(self, request: Request, target: Target, options: ListOptions) -> Response:
         query = request.query_params
-        timeout = float(query["timeoutSeconds"]) if query.get("timeoutSeconds") else None
+        timeout = _timeout_seconds(query)
         as_table = wants_table(request.headers.get("accept"))
         watch = self.hub.open(target.rk, target.namespace, options)
 
-        async def lines():
+        async def lines() -> AsyncIterator[str]:
             async for event in watch.stream(query.get("resourceVersion"), timeout):
                 obj = event.object
                 if as_table and event.type != "ERROR":
@@ -172,11 +158,10 @@ class ResourceHandlers:
 
     # -- writes ----------------------------------------------------------------------------
 
-    async def _body(self, request: Request, target: Target) -> dict:
+    @staticmethod
+    async def _object_body(request: Request, target: Target) -> dict:
         """The body of a write to ``target``: JSON, YAML or protobuf (kubectl's typed clients)."""
-        body = decode_body(await request.body(), request.headers.get("content-type"), into=body_type(target))
-        assert isinstance(body, dict)  # a list is refused unless allow_list
-        return body
+        return decode_body(await request.body(), request.headers.get("content-type"), into=body_type(target))
 
     @staticmethod
     async def _optional_body(request: Request) -> dict | None:
@@ -185,107 +170,93 @@ class ResourceHandlers:
         return decode_body(raw, request.headers.get("content-type"), into=DELETE_OPTIONS) if raw.strip() else None
 
     @staticmethod
-    def _written(written: Written, params, status: int = 200) -> Response:
+    def _written(written: Written, params: WriteParams, status: int = 200) -> Response:
         return json_response(written.object, status, written.warnings if params.warn else None)
 
     async def _create(self, request: Request, target: Target) -> Response:
-        if target.subresource:
-            raise errors.method_not_allowed(f"POST is not supported on {target.rk.plural}/{target.subresource}")
         params = write_params(request.query_params)
-        written = self.api.create(target.rk, target.namespace, await self._body(request, target),
+        written = self.api.create(target.rk, target.namespace, await self._object_body(request, target),
                                   strict=params.strict, dry_run=params.dry_run)
         return self._written(written, params, 201)
 
-    async def _update(self, request: Request, target: Target) -> Response:
+    async def _update(self, request: Request, target: Target, name: str) -> Response:
         params = write_params(request.query_params)
-        body = await self._body(request, target)
+        body = await self._object_body(request, target)
         if target.subresource == "scale":
-            return self._set_replicas(target, replicas_from_scale(body), params,
+            return self._set_replicas(target, name, replicas_from_scale(body), params,
                                       body.get("metadata", {}).get("resourceVersion"))
-        written = self.api.update(target.rk, target.namespace, target.name, body,
+        written = self.api.update(target.rk, target.namespace, name, body,
                                   subresource=target.subresource, strict=params.strict, dry_run=params.dry_run)
         return self._written(written, params)
 
-    async def _patch(self, request: Request, target: Target) -> Response:
+    async def _patch(self, request: Request, target: Target, name: str) -> Response:
         params = write_params(request.query_params)
         kind = patch_type(request.headers.get("content-type"))
-        body = decode_body(await request.body(), "application/json", allow_list=kind is PatchType.JSON)
+        body = decode_patch(await request.body(), kind)
         if target.subresource == "scale":
-            current = scale_of(self.api.get(target.rk, target.namespace, target.name))
+            # A Scale has no merge keys: a strategic merge patch of it is a plain merge patch.
+            current = dict(scale_of(self.api.get(target.rk, target.namespace, name)))
             patched = apply_patch(target.rk, current, kind if kind is not PatchType.STRATEGIC else PatchType.MERGE,
-                                   body)
-            return self._set_replicas(target, replicas_from_scale(patched), params, None)
-        written = self.api.patch(target.rk, target.namespace, target.name, kind, body,
+                                  body)
+            return self._set_replicas(target, name, replicas_from_scale(patched), params, None)
+        written = self.api.patch(target.rk, target.namespace, name, kind, body,
                                  subresource=target.subresource, strict=params.strict, dry_run=params.dry_run)
         return self._written(written, params)
 
-    def _set_replicas(self, target: Target, replicas: int, params, expected: str | None) -> Response:
-        patch = {"spec": {"replicas": replicas}}
+    def _set_replicas(self, target: Target, name: str, replicas: int, params: WriteParams,
+                      expected: str | None) -> Response:
+        patch: dict[str, dict] = {"spec": {"replicas": replicas}}
         if expected:
             patch["metadata"] = {"resourceVersion": expected}
-        written = self.api.patch(target.rk, target.namespace, target.name, PatchType.MERGE, patch,
+        written = self.api.patch(target.rk, target.namespace, name, PatchType.MERGE, patch,
                                  dry_run=params.dry_run)
         return json_response(scale_of(written.object))
 
-    async def _delete(self, request: Request, target: Target) -> Response:
+    async def _delete(self, request: Request, target: Target, name: str) -> Response:
         options = delete_options(request.query_params, await self._optional_body(request))
-        obj = self.api.delete(target.rk, target.namespace, target.name, options)
+        obj = self.api.delete(target.rk, target.namespace, name, options)
         pending = bool(obj["metadata"].get("deletionTimestamp"))
         return json_response(obj, 202 if pending else 200)
 
-    async def _delete_collection(self, request: Request, target: Target, options) -> Response:
+    async def _delete_collection(self, request: Request, target: Target, options: ListOptions) -> Response:
         delete = delete_options(request.query_params, await self._optional_body(request))
         items, revision, _ = self.api.list(target.rk, target.namespace, options)
         for item in items:
-            try:
+            with errors.ignore_not_found():
                 self.api.delete(target.rk, item["metadata"].get("namespace"), item["metadata"]["name"], delete)
-            except errors.ApiError as error:
-                if error.code != 404:
-                    raise
         return json_response({"kind": target.rk.list_kind, "apiVersion": target.rk.api_version,
                               "metadata": {"resourceVersion": str(revision)}, "items": items})
 
-    async def _bind(self, request: Request, target: Target) -> Response:
-        """``POST pods/{name}/binding``: how a scheduler assigns a pod to a node (create is its only verb)."""
-        if request.method != "POST":
-            raise errors.method_not_allowed(f"{request.method} is not supported on pods/binding; POST a Binding")
-        self._authorize(request, Verb.CREATE, target)
+    async def _bind(self, request: Request, target: Target, name: str) -> Response:
+        """``POST pods/{name}/binding``: how a scheduler assigns a pod to a node."""
         params = write_params(request.query_params)
-        bind(self.api, target.namespace, target.name, await self._body(request, target), dry_run=params.dry_run)
+        bind(self.api, target.namespace, name, await self._object_body(request, target), dry_run=params.dry_run)
         return json_response(success_status(), 201)
 
-    async def _evict(self, request: Request, target: Target) -> Response:
-        """``POST pods/{name}/eviction``: delete the pod as ``kubectl drain`` asks (create is its only verb)."""
-        if request.method != "POST":
-            raise errors.method_not_allowed(f"{request.method} is not supported on pods/eviction; POST an Eviction")
-        self._authorize(request, Verb.CREATE, target)
-        evict(self.api, target.namespace, target.name, await self._body(request, target))
+    async def _evict(self, request: Request, target: Target, name: str) -> Response:
+        """``POST pods/{name}/eviction``: delete the pod as ``kubectl drain`` asks."""
+        evict(self.api, target.namespace, name, await self._object_body(request, target))
         return json_response(success_status(), 201)
 
     # -- logs ------------------------------------------------------------------------------
 
-    async def _log(self, request: Request, target: Target) -> Response:
-        if request.method != "GET":
-            raise errors.method_not_allowed("only GET is supported on pods/log")
-        self._authorize(request, Verb.GET, target)
-        pod = self.api.get(target.rk, target.namespace, target.name)
+    async def _log(self, request: Request, target: Target, name: str) -> Response:
+        pod = self.api.get(target.rk, target.namespace, name)
         if self.log_streamer is None or not pod.get("spec", {}).get("nodeName"):
             raise errors.bad_request(
-                f'pod "{target.name}" is not running on any node yet, so it has no logs; '
-                f"check `kubectl describe pod {target.name}` for why")
+                f'pod "{name}" is not running on any node yet, so it has no logs; '
+                f"check `kubectl describe pod {name}` for why")
         return await self.log_streamer(request, pod)
 
     # -- exec and attach --------------------------------------------------------------------
 
-    async def remote_command_socket(self, websocket: WebSocket, target: Target) -> None:
+    async def remote_command_socket(self, websocket: WebSocket, authorized: Authorized) -> None:
         """``pods/{name}/exec`` and ``pods/{name}/attach`` over WebSocket (kubectl 1.30+, the python
-        client). Authorized as ``create``, as Kubernetes does since 1.30; refusals go out as the
-        handshake's HTTP answer."""
+        client). Refusals go out as the handshake's HTTP answer."""
+        target, verb = authorized.info.target, authorized.info.stream
         try:
-            verb = _STREAM_VERBS.get(target.subresource or "")
             if verb is None or target.name is None:
                 raise errors.bad_request("only pods/{name}/exec and pods/{name}/attach are served over WebSocket")
-            self._authorize(websocket, Verb.CREATE, target)
             pod = self.api.get(target.rk, target.namespace, target.name)
             if self.remote_command is None:
                 raise errors.bad_request("this API server has no way to reach node agents")
@@ -294,14 +265,23 @@ class ResourceHandlers:
             return
         await self.remote_command(websocket, pod, verb)
 
-    async def _remote_command_without_websocket(self, request: Request, target: Target) -> Response:
+    async def _remote_command_without_websocket(self, request: Request, target: Target, name: str,
+                                                verb: StreamVerb) -> Response:
         """exec or attach without a WebSocket upgrade: kubectl's SPDY fallback, or curl.
         Everything is checked as for a WebSocket, so a missing pod or a wrong container gets its
         real error (kubectl falls back here after a refused WebSocket handshake)."""
-        verb = _STREAM_VERBS[target.subresource]
-        self._authorize(request, Verb.CREATE, target)
-        pod = self.api.get(target.rk, target.namespace, target.name)
+        pod = self.api.get(target.rk, target.namespace, name)
         plan_remote_command(pod, request.query_params.multi_items(), verb)
         raise errors.bad_request(
             f"{verb.value} is served over WebSocket only (subprotocol v5.channel.k8s.io or v4.channel.k8s.io), "
             f"not SPDY; use kubectl 1.30 or newer, or `dockyard {verb.value}`")
+
+
+def _timeout_seconds(query: QueryParams) -> float | None:
+    raw = query.get("timeoutSeconds")
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise errors.bad_request(f'timeoutSeconds must be a number of seconds, not "{raw}"') from None

@@ -37,6 +37,9 @@ class JoinEndpoint:
                 "make one with `dockyard token create` on the control plane")
         body = decode_body(await request.body(), request.headers.get("content-type"))
         node_name = body.get(JOIN_NODE_NAME)
+        if not isinstance(node_name, str):
+            raise errors.bad_request(f"{JOIN_NODE_NAME}: required, the joining machine's node name "
+                                     "(a lowercase DNS-1123 subdomain)")
         try:
             node_token = self.exchange(token, node_name)
         except ValueError as error:  # an invalid node name

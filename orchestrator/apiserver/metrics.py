@@ -19,7 +19,7 @@ class Metrics:
         self._lock = threading.Lock()
         self._requests: Counter[tuple[str, str, int]] = Counter()
         self._buckets: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * (len(BUCKETS) + 1))
-        self._sums: Counter[tuple[str, str]] = Counter()
+        self._sums: dict[tuple[str, str], float] = defaultdict(float)
 
     def observe(self, verb: str, resource: str, code: int, seconds: float) -> None:
         with self._lock:

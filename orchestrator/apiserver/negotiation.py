@@ -14,6 +14,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
+from typing import Mapping
 
 import yaml
 
@@ -42,24 +43,35 @@ def wants_table(accept: str | None) -> bool:
     return False
 
 
-def decode_body(raw: bytes, content_type: str | None, *, allow_list: bool = False,
-                into: wire.Into | None = None) -> dict | list:
-    """The body as a wire-form dict; protobuf only where the route names what it decodes ``into``."""
-    kind = media_type(content_type)
-    if kind == PROTOBUF:
-        if into is None:
-            raise errors.unsupported_media_type(kind, ["application/json", "application/yaml"])
+def decode_body(raw: bytes, content_type: str | None, *, into: wire.Into | None = None) -> dict:
+    """A request body that must be one object (what create, update and DeleteOptions send); a
+    protobuf one where the route names what it decodes ``into``."""
+    if media_type(content_type) == PROTOBUF and into is not None:
         return wire.decode(raw, into)
-    try:
-        if kind in YAML_TYPES:
-            body = yaml.safe_load(raw.decode("utf-8"))
-        else:
-            body = json.loads(raw.decode("utf-8") or "null")
-    except (UnicodeDecodeError, ValueError, yaml.YAMLError) as error:
-        raise errors.bad_request(f"the request body is not valid JSON or YAML: {error}") from None
-    if isinstance(body, dict) or (allow_list and isinstance(body, list)):
+    body = _decode(raw, content_type)
+    if isinstance(body, dict):
         return body
     raise errors.bad_request("the request body must be a JSON object")
+
+
+def decode_patch(raw: bytes, kind: PatchType) -> dict | list:
+    """A PATCH body: a list of operations for a JSON patch, an object for the merge patches."""
+    body = _decode(raw, "application/json")
+    if isinstance(body, dict) or (kind is PatchType.JSON and isinstance(body, list)):
+        return body
+    raise errors.bad_request("the request body must be a JSON object")
+
+
+def _decode(raw: bytes, content_type: str | None) -> object:
+    kind = media_type(content_type)
+    if kind == PROTOBUF:
+        raise errors.unsupported_media_type(kind, ["application/json", "application/yaml"])
+    try:
+        if kind in YAML_TYPES:
+            return yaml.safe_load(raw.decode("utf-8"))
+        return json.loads(raw.decode("utf-8") or "null")
+    except (UnicodeDecodeError, ValueError, yaml.YAMLError) as error:
+        raise errors.bad_request(f"the request body is not valid JSON or YAML: {error}") from None
 
 
 def patch_type(content_type: str | None) -> PatchType:
@@ -77,7 +89,7 @@ class WriteParams:
     dry_run: bool
 
 
-def write_params(query) -> WriteParams:
+def write_params(query: Mapping[str, str]) -> WriteParams:
     validation = query.get("fieldValidation", "Warn")
     if validation not in ("Strict", "Warn", "Ignore"):
         raise errors.bad_request(f'fieldValidation must be one of Strict, Warn, Ignore, not "{validation}"')
@@ -94,7 +106,7 @@ def encode_continue(after: tuple[str, str] | None, revision: int) -> str | None:
     return base64.urlsafe_b64encode(token).decode()
 
 
-def list_options(query, field_paths: frozenset[str] | None = None) -> ListOptions:
+def list_options(query: Mapping[str, str], field_paths: frozenset[str] | None = None) -> ListOptions:
     try:
         labels = parse_label_selector(query.get("labelSelector"))
         fields = parse_field_selector(query.get("fieldSelector"), field_paths)
@@ -114,7 +126,7 @@ def list_options(query, field_paths: frozenset[str] | None = None) -> ListOption
     return ListOptions(labels, fields, limit_value if limit_value and limit_value > 0 else None, after)
 
 
-def delete_options(query, body: dict | None) -> DeleteOptions:
+def delete_options(query: Mapping[str, str], body: dict | None) -> DeleteOptions:
     """Options from the query string, overridden by a ``DeleteOptions`` body (kubectl sends one)."""
     body = body or {}
     policy = body.get("propagationPolicy") or query.get("propagationPolicy")

@@ -30,11 +30,13 @@ from starlette.responses import Response, StreamingResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.typing import Subprotocol as WireSubprotocol
 
 from orchestrator.api import errors
 from orchestrator.api.agentendpoint import POD_UID_PARAM, SERVING_CERT_ANNOTATION, logs_path, stream_path
 from orchestrator.api.nodestatus import internal_ip
 from orchestrator.api.podlogs import LogOptions, LogsUnavailable
+from orchestrator.api.podstatus import is_finished, phase
 from orchestrator.api.registry import kind_for
 from orchestrator.api.remotecommand import (
     Channel, ExecOptions, StreamVerb, Subprotocol, failure_status, frame, negotiate, offered_protocols, unframe,
@@ -42,7 +44,6 @@ from orchestrator.api.remotecommand import (
 from orchestrator.apiserver.agenttls import CONNECT_TIMEOUT, AgentAddress, AgentTLS, unreachable
 from orchestrator.apiserver.objects import ObjectAPI
 
-_COMPLETED = ("Succeeded", "Failed")
 
 
 # -- planning (pure) ------------------------------------------------------------------------
@@ -94,10 +95,9 @@ def plan_remote_command(pod: dict, query: Sequence[tuple[str, str]], verb: Strea
     """The exec to run or the attach to make, or why it cannot be done (the same checks whether
     the client upgraded to a WebSocket or not)."""
     options = ExecOptions.from_query(query, verb)
-    phase = (pod.get("status") or {}).get("phase")
-    if phase in _COMPLETED:
+    if is_finished(pod):
         into = "exec into" if verb is StreamVerb.EXEC else "attach to"
-        raise errors.bad_request(f"cannot {into} a container in a completed pod; current phase is {phase}")
+        raise errors.bad_request(f"cannot {into} a container in a completed pod; current phase is {phase(pod)}")
     container = container_for(pod, options.container)
     _require_node(pod)
     return replace(options, container=container)
@@ -146,7 +146,8 @@ class NodeProxy:
         context = await self.tls.context(address)
         meta = pod["metadata"]
         query = {**options.to_query(), POD_UID_PARAM: meta["uid"]}
-        url = f"https://{address.netloc}{logs_path(meta['namespace'], meta['name'], options.container)}"
+        container = container_for(pod, options.container)  # the one the plan settled on, as a str
+        url = f"https://{address.netloc}{logs_path(meta['namespace'], meta['name'], container)}"
         client = httpx.AsyncClient(verify=context, timeout=httpx.Timeout(CONNECT_TIMEOUT, read=None))
         try:
             response = await client.send(client.build_request("GET", url, params=query), stream=True)
@@ -188,26 +189,24 @@ class NodeProxy:
         await websocket.accept(subprotocol=protocol.value)
         meta = pod["metadata"]
         query = urlencode([*options.to_query(), (POD_UID_PARAM, meta["uid"])])
-        url = f"wss://{address.netloc}{stream_path(verb, meta['namespace'], meta['name'], options.container)}?{query}"
+        container = container_for(pod, options.container)  # the one the plan settled on, as a str
+        url = f"wss://{address.netloc}{stream_path(verb, meta['namespace'], meta['name'], container)}?{query}"
         try:
-            async with connect(url, ssl=context, subprotocols=[Subprotocol.V5.value],
+            async with connect(url, ssl=context, subprotocols=[WireSubprotocol(Subprotocol.V5.value)],
                                open_timeout=CONNECT_TIMEOUT, max_size=None, compression=None) as agent:
                 await _bridge(websocket, agent)
         except InvalidStatus as error:
             await _finish(websocket, failure_status(_agent_error(error.response.status_code,
-                                                                 error.response.body or b"").message))
+                                                                 bytes(error.response.body or b"")).message))
         except (InvalidHandshake, OSError, asyncio.TimeoutError) as error:
             await _finish(websocket, failure_status(unreachable(address, error).message))
 
     def _address(self, pod: dict) -> AgentAddress:
         node_name = pod["spec"]["nodeName"]
-        try:
-            node = self.api.get(kind_for("v1", "Node"), None, node_name)
-        except errors.ApiError as error:
-            if error.code != 404:
-                raise
+        node = errors.or_none(lambda: self.api.get(kind_for("v1", "Node"), None, node_name))
+        if node is None:
             raise errors.ApiError(f'pod {pod["metadata"]["name"]} is bound to node "{node_name}", which no '
-                                  "longer exists", errors.StatusReason.SERVICE_UNAVAILABLE, 503) from None
+                                  "longer exists", errors.StatusReason.SERVICE_UNAVAILABLE, 503)
         return agent_address(node)
 
 

@@ -22,6 +22,7 @@ they read and write it back without going through ``update``.
 
 from __future__ import annotations
 
+import builtins
 import copy
 import secrets
 import uuid
@@ -31,12 +32,16 @@ from typing import Callable
 
 from orchestrator.api import errors
 from orchestrator.api.decode import decode
+from orchestrator.api.jsonvalue import JSONValue
 from orchestrator.api.defaults import apply_defaults, prepare_for_update
 from orchestrator.api.options import DeleteOptions, Finalizer, ListOptions, PatchType, PropagationPolicy
-from orchestrator.api.patch import PatchError, json_merge_patch, json_patch, strategic_merge_patch
+from orchestrator.api.patch import PatchError, json_merge_patch, json_patch
+from orchestrator.api.patch_strategic import strategic_merge_patch
+from orchestrator.api.podstatus import is_finished
 from orchestrator.api.registry import ResourceKind
 from orchestrator.api.validation import validate
 from orchestrator.apiserver.admission import Admission
+from orchestrator.apiserver.reader import Listed
 from orchestrator.store import Key, KeyExists, KeyNotFound, RevisionConflict, Store
 from orchestrator.api.timestamps import now_rfc3339
 
@@ -83,8 +88,7 @@ class ObjectAPI:
         except KeyNotFound:
             raise errors.not_found(rk.plural, rk.group, name) from None
 
-    def list(self, rk: ResourceKind, namespace: str | None, options: ListOptions | None = None
-             ) -> tuple[list[dict], int, tuple[str, str] | None]:
+    def list(self, rk: ResourceKind, namespace: str | None, options: ListOptions | None = None) -> Listed:
         """Matching objects, the revision they were read at, and where to continue (if limited).
 
         Selectors are applied before the limit, as Kubernetes does, so a page is never short
@@ -106,9 +110,9 @@ class ObjectAPI:
                     if options.limit and len(items) == options.limit:
                         last = obj["metadata"]
                         more = result.next_after is not None or obj is not result.items[-1]
-                        return items, result.revision, (last.get("namespace", ""), last["name"]) if more else None
+                        return Listed(items, result.revision, (last.get("namespace", ""), last["name"]) if more else None)
             if result.next_after is None:
-                return items, result.revision, None
+                return Listed(items, result.revision, None)
             after = result.next_after
 
     # -- create ----------------------------------------------------------------------------
@@ -163,7 +167,7 @@ class ObjectAPI:
         return self._replace(rk, old, obj, subresource, warnings, dry_run)
 
     def _replace(self, rk: ResourceKind, old: dict, new: dict, subresource: str | None,
-                 warnings: list[str], dry_run: bool) -> Written:
+                 warnings: builtins.list[str], dry_run: bool) -> Written:  # ``list`` is the method
         """Turn ``new`` (as the client sent it) into the next stored version of ``old``."""
         name = old["metadata"]["name"]
         merged = self._merge_for_subresource(rk, old, new, subresource)
@@ -227,7 +231,7 @@ class ObjectAPI:
     # -- patch -----------------------------------------------------------------------------
 
     def patch(self, rk: ResourceKind, namespace: str | None, name: str, patch_type: PatchType,
-              patch: dict | list, *, subresource: str | None = None, strict: bool = True,
+              patch: dict | builtins.list, *, subresource: str | None = None, strict: bool = True,
               dry_run: bool = False) -> Written:
         if patch_type is PatchType.APPLY:
             raise errors.ApiError(
@@ -235,12 +239,7 @@ class ObjectAPI:
                 "(the default) instead", errors.StatusReason.UNSUPPORTED_MEDIA_TYPE, 415)
         for attempt in range(_PATCH_ATTEMPTS):
             old = self.get(rk, namespace, name)
-            try:
-                patched = apply_patch(rk, old, patch_type, patch)
-            except PatchError as error:
-                raise errors.bad_request(str(error)) from None
-            if not isinstance(patched, dict):
-                raise errors.bad_request("the patch does not produce an object")
+            patched = apply_patch(rk, old, patch_type, patch)
             precondition = (patch.get("metadata") or {}).get("resourceVersion") if isinstance(patch, dict) else None
             if precondition and precondition != old["metadata"]["resourceVersion"]:
                 raise errors.conflict(rk.plural, rk.group, name)
@@ -323,7 +322,7 @@ class ObjectAPI:
         """
         if rk.kind != "Pod" or not obj.get("spec", {}).get("nodeName"):
             return 0
-        if obj.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+        if is_finished(obj):
             return 0
         if options.grace_period_seconds is not None:
             return max(0, options.grace_period_seconds)
@@ -355,15 +354,21 @@ def qos_class(spec: dict) -> str:
     return "Guaranteed"
 
 
+#: kinds whose status is the server's from the start, never the client's (a Node's agent
+#: reports its own status when it registers; a Namespace's phase is defaulted)
+_SERVER_STATUS_KINDS = frozenset({"Pod", "ReplicaSet", "Deployment", "Service"})
+
+
 def _set_initial_status(rk: ResourceKind, obj: dict) -> None:
-    """What a new object's status starts as: the server's, never the client's (except Nodes,
-    whose agent reports its own status on registration)."""
+    """A new object's status: its kind's empty status as Kubernetes serializes it (the fields Go
+    writes even at their zero value, such as a ReplicaSet's ``replicas: 0`` or a Service's
+    ``loadBalancer: {}``), plus a Pod's phase and QoS class."""
+    if rk.kind not in _SERVER_STATUS_KINDS:
+        return
+    empty = rk.model.model_validate({}).model_dump(by_alias=True, exclude_none=True, mode="json")
+    obj["status"] = empty.get("status", {})
     if rk.kind == "Pod":
-        obj["status"] = {"phase": "Pending", "qosClass": qos_class(obj.get("spec", {}))}
-    elif rk.kind in ("Deployment", "ReplicaSet"):
-        obj["status"] = {}
-    elif rk.kind == "Service":
-        obj["status"] = {"loadBalancer": {}}
+        obj["status"].update(phase="Pending", qosClass=qos_class(obj.get("spec", {})))
 
 
 def _removable(rk: ResourceKind, obj: dict) -> bool:
@@ -382,6 +387,18 @@ def _removable(rk: ResourceKind, obj: dict) -> bool:
 
 
 def apply_patch(rk: ResourceKind, old: dict, patch_type: PatchType, patch: dict | list) -> dict:
+    """``old`` with a patch of ``patch_type`` applied; a patch that cannot apply, or that turns the
+    object into something else than an object, is the client's error (400)."""
+    try:
+        patched = _apply_patch(rk, old, patch_type, patch)
+    except PatchError as error:
+        raise errors.bad_request(str(error)) from None
+    if not isinstance(patched, dict):
+        raise errors.bad_request("the patch does not produce an object")
+    return patched
+
+
+def _apply_patch(rk: ResourceKind, old: dict, patch_type: PatchType, patch: dict | list) -> JSONValue:
     if patch_type is PatchType.JSON:
         if not isinstance(patch, list):
             raise errors.bad_request("a JSON patch must be a list of operations")

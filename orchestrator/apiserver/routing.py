@@ -3,7 +3,9 @@
 ``/api/v1/namespaces/{ns}/pods/{name}/log`` and friends are parsed by hand rather than with one
 route per shape, because the same prefix means different things: ``/api/v1/namespaces/x`` is a
 Namespace object while ``/api/v1/namespaces/x/pods`` is a collection inside it, and
-``/api/v1/namespaces/x/status`` is the Namespace's status subresource.
+``/api/v1/namespaces/x/status`` is the Namespace's status subresource. A namespaced kind's
+objects are addressed only inside their namespace: ``/api/v1/pods`` is every namespace's pods,
+``/api/v1/pods/x`` names nothing (404), as in Kubernetes.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ def parse_resource_path(group: str, version: str, segments: list[str]) -> Target
     if namespace is not None and not rk.namespaced:
         return None
     name = segments[1] if len(segments) > 1 else None
+    if rk.namespaced and namespace is None and name is not None:
+        # ``/api/v1/pods`` lists pods of every namespace, but a pod is named only inside one
+        return None
     subresource = segments[2] if len(segments) > 2 else None
     if subresource is not None and subresource not in rk.subresources:
         raise errors.ApiError(f'the server could not find the requested resource ({rk.plural}/{subresource})',

@@ -6,11 +6,32 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from orchestrator.api import errors
 from orchestrator.api.selectors import format_label_selector
 
 
-def scale_of(obj: dict) -> dict:
+class ScaleSpec(TypedDict):
+    replicas: int
+
+
+class ScaleStatus(TypedDict):
+    replicas: int  # `json:"replicas"`: written even at 0
+    selector: str
+
+
+class Scale(TypedDict):
+    """``autoscaling/v1`` Scale as it goes on the wire; ``metadata`` is the parent's identity."""
+
+    kind: str
+    apiVersion: str
+    metadata: dict[str, str]
+    spec: ScaleSpec
+    status: ScaleStatus
+
+
+def scale_of(obj: dict) -> Scale:
     meta = obj["metadata"]
     return {
         "kind": "Scale",

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 from orchestrator.api import errors
 from orchestrator.api.clusternetwork import DNS_PORT, ClusterNetwork
 from orchestrator.api.discovery import SERVICE_NAME_LABEL, AddressType
+from orchestrator.api.jsonvalue import JSONValue
 from orchestrator.api.registry import ResourceKind, kind_for
 from orchestrator.apiserver.objects import ObjectAPI
 from orchestrator.cluster.init import ClusterInfo, reachable_url
@@ -102,13 +103,14 @@ _OWNED = {"Service": (("metadata", "labels"), ("spec", "type"), ("spec", "ports"
 _IMMUTABLE = {"Service": (("spec", "clusterIP"),), "EndpointSlice": (("addressType",),)}
 
 
-def _at(obj: dict, path: tuple[str, ...]):
+def _at(obj: dict, path: tuple[str, ...]) -> JSONValue:
+    value: JSONValue = obj
     for step in path:
-        obj = (obj or {}).get(step)
-    return obj
+        value = (value or {}).get(step)
+    return value
 
 
-def _with(obj: dict, path: tuple[str, ...], value) -> dict:
+def _with(obj: dict, path: tuple[str, ...], value: JSONValue) -> dict:
     head, *rest = path
     if not rest:
         return {k: v for k, v in obj.items() if k != head} if value is None else {**obj, head: value}
@@ -151,11 +153,8 @@ def ensure_system_objects(api: ObjectAPI, services: list[SystemService]) -> None
 
 def _ensure(api: ObjectAPI, rk: ResourceKind, wanted: dict) -> None:
     namespace, name = wanted["metadata"]["namespace"], wanted["metadata"]["name"]
-    try:
-        current = api.get(rk, namespace, name)
-    except errors.ApiError as error:
-        if error.code != 404:
-            raise
+    current = errors.or_none(lambda: api.get(rk, namespace, name))
+    if current is None:
         api.create(rk, namespace, wanted)
         log.info("created %s %s/%s", rk.kind, namespace, name)
         return

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 from orchestrator.api import errors
 from orchestrator.api.registry import ResourceKind
@@ -48,6 +48,7 @@ class Watch:
         self.queue: asyncio.Queue[StoredEvent | None] = asyncio.Queue(MAX_PENDING)
         self.after = 0
         self.expired = False
+        self.closing = False
 
     def _selected(self, obj: dict | None) -> bool:
         return obj is not None and self.options.label_selector.matches(
@@ -75,8 +76,18 @@ class Watch:
             return WatchEvent("DELETED", event.object)
         return None
 
+    def close(self) -> None:
+        """End the stream now, cleanly: the server is shutting down and the client watches again
+        (against this server once it is back, or another)."""
+        self.closing = True
+        try:
+            self.queue.put_nowait(None)  # wakes the stream, which may be waiting on this queue
+        except asyncio.QueueFull:  # then it is not waiting: it finds the end after what is queued
+            self.queue = asyncio.Queue(1)
+            self.queue.put_nowait(None)
+
     def offer(self, event: StoredEvent) -> None:
-        if self.expired or event.revision <= self.after:
+        if self.expired or self.closing or event.revision <= self.after:
             return
         try:
             self.queue.put_nowait(event)
@@ -102,7 +113,8 @@ class Watch:
                 except asyncio.TimeoutError:
                     return
                 if event is None:
-                    yield _expired_event("the watcher fell too far behind; list again and watch from there")
+                    if not self.closing:
+                        yield _expired_event("the watcher fell too far behind; list again and watch from there")
                     return
                 if event.revision <= self.after:
                     continue
@@ -147,7 +159,7 @@ class WatchHub:
         self.api = api
         self.watches: set[Watch] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._unsubscribe = None
+        self._unsubscribe: Callable[[], None] | None = None
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -156,6 +168,11 @@ class WatchHub:
     def stop(self) -> None:
         if self._unsubscribe:
             self._unsubscribe()
+
+    def close_all(self) -> None:
+        """End every open watch (on the event loop's thread), so none holds a stopping server."""
+        for watch in list(self.watches):
+            watch.close()
 
     def _from_store(self, event: StoredEvent) -> None:
         loop = self._loop

@@ -16,6 +16,7 @@ import ipaddress
 import socket
 from dataclasses import replace
 from pathlib import Path
+from typing import TextIO
 
 from agent.config import AgentConfig, BackoffPolicy, ClusterNetworking
 from orchestrator.cli.knobs import Knob, add_knobs, knobs_argv
@@ -45,7 +46,7 @@ def tuning_argv(args: argparse.Namespace) -> list[str]:
     return knobs_argv(args, TUNING)
 
 
-def add_agent_parser(verbs) -> None:
+def add_agent_parser(verbs: argparse._SubParsersAction) -> None:
     agent = verbs.add_parser("agent", help="run a node agent in the foreground (one per node)")
     agent.add_argument("--server", required=True, help="API server URL, https://HOST:PORT")
     token = agent.add_mutually_exclusive_group(required=True)
@@ -144,7 +145,7 @@ def _policy(default: BackoffPolicy, initial: float | None, maximum: float | None
     return policy
 
 
-def run_agent(args: argparse.Namespace, out, err) -> int:
+def run_agent(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         config = config_from_args(args)
     except ValueError as error:

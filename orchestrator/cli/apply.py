@@ -10,7 +10,9 @@ scheduler, ``kubectl scale``) are left alone. Output lines match kubectl's:
 
 from __future__ import annotations
 
+import argparse
 import json
+from typing import TextIO
 
 from orchestrator.api.patch_diff import three_way_strategic_patch
 from orchestrator.cli.client import ApiClient, ClientError
@@ -30,7 +32,7 @@ def _with_last_applied(obj: dict) -> dict:
     return annotated
 
 
-def run_apply(client: ApiClient, args, out, err) -> int:
+def run_apply(client: ApiClient, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     ok = True
     for manifest in load_manifests(args.filename):
         obj = manifest.object
@@ -41,11 +43,8 @@ def run_apply(client: ApiClient, args, out, err) -> int:
             name = manifest.name
             desired = _with_last_applied(obj)
             params = {"fieldValidation": "Strict"}
-            try:
-                current = client.request("GET", resource.path(namespace, name))
-            except ClientError as error:
-                if error.code != 404:
-                    raise
+            current = client.get_or_none(resource.path(namespace, name))
+            if current is None:
                 client.request("POST", resource.path(namespace), body=desired, params=params)
                 out.write(f"{resource.qualified}/{name} created\n")
                 continue

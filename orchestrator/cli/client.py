@@ -100,7 +100,18 @@ class ApiClient:
         self._http = httpx.Client(base_url=self.server, verify=context or True, timeout=timeout,
                                   headers={"Authorization": f"Bearer {creds['token']}"})
 
-    def request(self, method: str, path: str, *, params: dict | None = None, body=None,
+    def close(self) -> None:
+        """Close the pooled connections. One left open keeps a stopping server waiting: uvicorn
+        lets open connections finish until its graceful-shutdown timeout runs out."""
+        self._http.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def request(self, method: str, path: str, *, params: dict | None = None, body: dict | list | None = None,
                 content_type: str = "application/json", accept: str = "application/json") -> dict:
         headers = {"Accept": accept}
         content = None
@@ -112,6 +123,15 @@ class ApiClient:
         except httpx.HTTPError as error:
             raise ClientError(f"unable to connect to the server at {self.server}: {error}") from None
         return self._decode(response)
+
+    def get_or_none(self, path: str) -> dict | None:
+        """``GET path``, or None when the server answers 404 (other refusals raise)."""
+        try:
+            return self.request("GET", path)
+        except ClientError as error:
+            if error.code == 404:
+                return None
+            raise
 
     @staticmethod
     def _decode(response: httpx.Response) -> dict:

@@ -7,13 +7,16 @@ garbage collector's foreground deletions), polling the object until it answers 4
 
 from __future__ import annotations
 
+import argparse
 import time
+from typing import TextIO
 
 from orchestrator.cli.client import ApiClient, ApiResource, ClientError
 from orchestrator.cli.manifests import load_manifests
 
 
-def _delete_one(client: ApiClient, resource: ApiResource, namespace, name: str, args, out, err) -> bool:
+def _delete_one(client: ApiClient, resource: ApiResource, namespace: str | None, name: str, args: argparse.Namespace,
+                out: TextIO, err: TextIO) -> bool:
     body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": args.cascade_policy}
     if args.grace_period is not None:
         body["gracePeriodSeconds"] = args.grace_period
@@ -28,19 +31,15 @@ def _delete_one(client: ApiClient, resource: ApiResource, namespace, name: str, 
     if args.wait:
         deadline = time.monotonic() + args.timeout
         while time.monotonic() < deadline:
-            try:
-                client.request("GET", resource.path(namespace, name))
-            except ClientError as error:
-                if error.code == 404:
-                    return True
-                raise
+            if client.get_or_none(resource.path(namespace, name)) is None:
+                return True
             time.sleep(0.2)
         err.write(f'error: timed out waiting for {resource.qualified} "{name}" to be deleted\n')
         return False
     return True
 
 
-def run_delete(client: ApiClient, args, out, err) -> int:
+def run_delete(client: ApiClient, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     targets: list[tuple[ApiResource, str | None, str]] = []
     if args.filename:
         for manifest in load_manifests(args.filename):

@@ -8,7 +8,9 @@ them: a field selector on ``involvedObject.name/namespace/kind/uid``.
 
 from __future__ import annotations
 
+import argparse
 from datetime import datetime, timezone
+from typing import TextIO
 
 from orchestrator.apiserver.tables import human_duration
 from orchestrator.cli.client import ApiClient, ApiResource
@@ -25,7 +27,7 @@ def _map_lines(label: str, values: dict | None) -> list[str]:
     return lines
 
 
-def _tree(value, indent: int) -> list[str]:
+def _tree(value: object, indent: int) -> list[str]:
     pad = "  " * indent
     lines = []
     if isinstance(value, dict):
@@ -46,7 +48,7 @@ def _tree(value, indent: int) -> list[str]:
     return lines
 
 
-def _scalar(value) -> str:
+def _scalar(value: object) -> str:
     if value in (None, "", [], {}):
         return "<none>"
     return str(value).lower() if isinstance(value, bool) else str(value)
@@ -104,7 +106,7 @@ def describe_object(client: ApiClient, resource: ApiResource, obj: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_describe(client: ApiClient, args, out) -> int:
+def run_describe(client: ApiClient, args: argparse.Namespace, out: TextIO) -> int:
     resource = client.resource(args.type)
     namespace = (args.namespace or "default") if resource.namespaced else None
     if args.names:

@@ -22,14 +22,15 @@ import argparse
 import time
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TextIO
 
+from orchestrator.api.podstatus import is_finished
 from orchestrator.cli.client import ApiClient, ClientError
 from orchestrator.cli.durations import duration_argument
 
 NODES_PATH = "/api/v1/nodes"
 STRATEGIC = "application/strategic-merge-patch+json"
 _POLL = 0.25
-_FINISHED = ("Succeeded", "Failed")
 
 
 class DrainProblem(str, Enum):
@@ -74,7 +75,7 @@ def plan_drain(pods: list[dict], options: DrainOptions) -> DrainPlan:
     for pod in pods:
         meta = pod["metadata"]
         shown = f"{meta.get('namespace', 'default')}/{meta['name']}"
-        finished = (pod.get("status") or {}).get("phase") in _FINISHED
+        finished = is_finished(pod)
         owner = _controller(pod)
         if owner is not None and owner.get("kind") == "DaemonSet":
             problem = DrainProblem.DAEMONSET_WARNING if options.ignore_daemonsets else DrainProblem.DAEMONSET_FATAL
@@ -97,7 +98,7 @@ def plan_drain(pods: list[dict], options: DrainOptions) -> DrainPlan:
 # -- the commands ---------------------------------------------------------------------------
 
 
-def add_node_parsers(verbs) -> list[argparse.ArgumentParser]:
+def add_node_parsers(verbs: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
     """The three verbs' parsers (the caller adds the common --kubeconfig)."""
     parsers = []
     for verb, text in (("cordon", "mark a node unschedulable"), ("uncordon", "mark a node schedulable again")):
@@ -115,7 +116,7 @@ def add_node_parsers(verbs) -> list[argparse.ArgumentParser]:
     return [*parsers, drain]
 
 
-def set_unschedulable(client: ApiClient, node: str, unschedulable: bool, out) -> None:
+def set_unschedulable(client: ApiClient, node: str, unschedulable: bool, out: TextIO) -> None:
     current = client.request("GET", f"{NODES_PATH}/{node}")
     word = "cordoned" if unschedulable else "uncordoned"
     if bool((current.get("spec") or {}).get("unschedulable")) == unschedulable:
@@ -126,12 +127,12 @@ def set_unschedulable(client: ApiClient, node: str, unschedulable: bool, out) ->
     out.write(f"node/{node} {word}\n")
 
 
-def run_cordon(client: ApiClient, args, out, err) -> int:
+def run_cordon(client: ApiClient, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     set_unschedulable(client, args.node, args.verb == "cordon", out)
     return 0
 
 
-def run_drain(client: ApiClient, args, out, err) -> int:
+def run_drain(client: ApiClient, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     set_unschedulable(client, args.node, True, out)
     pods = client.request("GET", "/api/v1/pods", params={"fieldSelector": f"spec.nodeName={args.node}"})["items"]
     plan = plan_drain([p for p in pods if not p["metadata"].get("deletionTimestamp")],
@@ -178,13 +179,8 @@ def _wait_gone(client: ApiClient, pod: dict, deadline: float | None) -> bool:
     """Until the pod answers 404 or a pod of the same name but another uid took its place."""
     meta = pod["metadata"]
     while deadline is None or time.monotonic() < deadline:
-        try:
-            current = client.request("GET", f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}")
-        except ClientError as error:
-            if error.code == 404:
-                return True
-            raise
-        if current["metadata"].get("uid") != meta["uid"]:
+        current = client.get_or_none(f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}")
+        if current is None or current["metadata"].get("uid") != meta["uid"]:
             return True
         time.sleep(_POLL)
     return False

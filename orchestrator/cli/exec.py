@@ -26,7 +26,9 @@ from urllib.parse import urlencode
 
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
+from websockets.typing import Subprotocol as WireSubprotocol
 
+from orchestrator.api.podstatus import is_finished, phase
 from orchestrator.api.remotecommand import (
     Channel, ExecOptions, Subprotocol, TerminalSize, exit_code_of, frame, unframe,
 )
@@ -39,7 +41,7 @@ from orchestrator.cli.pods import choose_container, get_pod, pod_name
 logging.getLogger("websockets").addHandler(logging.NullHandler())
 
 
-def add_exec_parser(verbs) -> argparse.ArgumentParser:
+def add_exec_parser(verbs: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = verbs.add_parser("exec", help="run a command in a container of a pod (kubectl exec)")
     parser.add_argument("pod", help="pod name (or pod/NAME)")
     parser.add_argument("-c", "--container", help="container name (default: the pod's default or only one)")
@@ -59,16 +61,15 @@ def split_command(argv: list[str]) -> tuple[list[str], list[str] | None]:
     return argv, None
 
 
-def run_exec(client: ApiClient, args, out: BinaryIO, err: TextIO, stdin: BinaryIO) -> int:
+def run_exec(client: ApiClient, args: argparse.Namespace, out: BinaryIO, err: TextIO, stdin: BinaryIO) -> int:
     command = args.command
     if not command:
         raise ClientError("error: you must specify at least one command for the container")
     namespace = args.namespace or "default"
     name = pod_name(args.pod)
     pod = get_pod(client, namespace, name)
-    phase = (pod.get("status") or {}).get("phase")
-    if phase in ("Succeeded", "Failed"):
-        raise ClientError(f"error: cannot exec into a container in a completed pod; current phase is {phase}")
+    if is_finished(pod):
+        raise ClientError(f"error: cannot exec into a container in a completed pod; current phase is {phase(pod)}")
     use_tty = args.tty and args.stdin and os.isatty(stdin.fileno())
     if args.tty and args.stdin and not use_tty:
         err.write("Unable to use a TTY - input is not a terminal or the right kind of file\n")
@@ -90,7 +91,7 @@ def _session(client: ApiClient, namespace: str, name: str, options: ExecOptions)
     try:
         ws = connect(url, ssl=client.ssl_context if scheme == "wss" else None,
                      additional_headers={"Authorization": f"Bearer {client.token}"},
-                     subprotocols=[Subprotocol.V5.value, Subprotocol.V4.value],
+                     subprotocols=[WireSubprotocol(p.value) for p in (Subprotocol.V5, Subprotocol.V4)],
                      open_timeout=30, max_size=None, compression=None)
     except InvalidStatus as refused:
         raise ClientError.refused(refused.response.status_code,
@@ -156,7 +157,7 @@ def _raw_terminal(stdin: BinaryIO, ws: ClientConnection) -> Iterator[None]:
     fd = stdin.fileno()
     saved = termios.tcgetattr(fd)
 
-    def send_size(*_) -> None:
+    def send_size(*_: object) -> None:  # also a SIGWINCH handler: (signum, frame)
         size = os.get_terminal_size(fd)
         try:
             ws.send(frame(Channel.RESIZE, TerminalSize(size.columns, size.lines).payload()))

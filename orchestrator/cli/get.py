@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+from typing import TextIO
 
 import yaml
 
@@ -10,7 +12,7 @@ from orchestrator.apiserver.tables import print_table
 from orchestrator.cli.client import TABLE_ACCEPT, ApiClient, ApiResource
 
 
-def _params(args) -> dict:
+def _params(args: argparse.Namespace) -> dict[str, str]:
     params = {}
     if args.selector:
         params["labelSelector"] = args.selector
@@ -19,13 +21,13 @@ def _params(args) -> dict:
     return params
 
 
-def _namespace(args, resource: ApiResource) -> str | None:
+def _namespace(args: argparse.Namespace, resource: ApiResource) -> str | None:
     if not resource.namespaced or args.all_namespaces:
         return None
     return args.namespace or "default"
 
 
-def run_get(client: ApiClient, args, out) -> int:
+def run_get(client: ApiClient, args: argparse.Namespace, out: TextIO) -> int:
     types = [t for t in args.type.split(",") if t]
     many_types = len(types) > 1
     for position, typed in enumerate(types):
@@ -33,7 +35,7 @@ def run_get(client: ApiClient, args, out) -> int:
         namespace = _namespace(args, resource)
         names = args.names or [None]
         if args.output in ("yaml", "json", "name"):
-            objects = [_fetch(client, resource, namespace, name, args) for name in names]
+            objects = [obj for name in names for obj in _fetch(client, resource, namespace, name, args)]
             _print_objects(objects, resource, args, out, single=bool(args.names) and len(names) == 1)
             continue
         for name in names:
@@ -52,14 +54,16 @@ def run_get(client: ApiClient, args, out) -> int:
     return 0
 
 
-def _fetch(client: ApiClient, resource: ApiResource, namespace, name, args) -> dict | list:
+def _fetch(client: ApiClient, resource: ApiResource, namespace: str | None, name: str | None,
+           args: argparse.Namespace) -> list[dict]:
+    """The named object, or every object the list returns."""
     if name:
-        return client.request("GET", resource.path(namespace, name))
+        return [client.request("GET", resource.path(namespace, name))]
     return client.request("GET", resource.path(namespace), params=_params(args))["items"]
 
 
-def _print_objects(objects, resource: ApiResource, args, out, *, single: bool) -> None:
-    items = objects[0] if (len(objects) == 1 and isinstance(objects[0], list)) else objects
+def _print_objects(items: list[dict], resource: ApiResource, args: argparse.Namespace, out: TextIO, *,
+                   single: bool) -> None:
     if args.output == "name":
         for obj in items:
             out.write(f"{resource.qualified}/{obj['metadata']['name']}\n")
@@ -72,7 +76,8 @@ def _print_objects(objects, resource: ApiResource, args, out, *, single: bool) -
         out.write(yaml.safe_dump(document, sort_keys=False, default_flow_style=False))
 
 
-def _watch(client: ApiClient, resource: ApiResource, namespace, args, out) -> None:
+def _watch(client: ApiClient, resource: ApiResource, namespace: str | None, args: argparse.Namespace,
+           out: TextIO) -> None:
     params = {**_params(args), "watch": "true"}
     first = True
     for line in client.stream(resource.path(namespace), params, accept=TABLE_ACCEPT):

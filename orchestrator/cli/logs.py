@@ -13,7 +13,7 @@ from orchestrator.cli.client import ApiClient
 from orchestrator.cli.pods import check_container, choose_container, get_pod, pod_name
 
 
-def add_logs_parser(verbs) -> argparse.ArgumentParser:
+def add_logs_parser(verbs: argparse._SubParsersAction) -> argparse.ArgumentParser:
     logs = verbs.add_parser("logs", help="print the logs of a container in a pod (kubectl logs)")
     logs.add_argument("pod", help="pod name (or pod/NAME)")
     logs.add_argument("-c", "--container", help="container name (default: the pod's default or only one)")
@@ -25,7 +25,7 @@ def add_logs_parser(verbs) -> argparse.ArgumentParser:
     return logs
 
 
-def run_logs(client: ApiClient, args, out: BinaryIO, err: TextIO) -> int:
+def run_logs(client: ApiClient, args: argparse.Namespace, out: BinaryIO, err: TextIO) -> int:
     namespace = args.namespace or "default"
     name = pod_name(args.pod)
     pod = get_pod(client, namespace, name)

@@ -10,6 +10,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import TextIO
 
 from orchestrator.api.clusternetwork import (
     DEFAULT_CLUSTER_CIDR, DEFAULT_CLUSTER_DOMAIN, DEFAULT_NODE_CIDR_MASK, DEFAULT_SERVICE_CIDR, ClusterNetwork,
@@ -107,7 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _serve(args) -> int:
+def _serve(args: argparse.Namespace) -> int:
     from orchestrator.controlplane.process import ServerConfig, run
     from orchestrator.cluster.statedir import StateDir
 
@@ -138,45 +139,50 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "cascade_policy", None):
         args.cascade_policy = args.cascade_policy.capitalize()
     try:
-        client = ApiClient(args.kubeconfig)
-        if args.verb == "apply":
-            from orchestrator.cli.apply import run_apply
-            return run_apply(client, args, out, err)
-        if args.verb == "get":
-            from orchestrator.cli.get import run_get
-            return run_get(client, args, out)
-        if args.verb == "describe":
-            from orchestrator.cli.describe import run_describe
-            return run_describe(client, args, out)
-        if args.verb == "delete":
-            from orchestrator.cli.delete import run_delete
-            return run_delete(client, args, out, err)
-        if args.verb == "logs":
-            from orchestrator.cli.logs import run_logs
-            return run_logs(client, args, out.buffer, err)
-        if args.verb == "exec":
-            from orchestrator.cli.exec import run_exec
-            return run_exec(client, args, out.buffer, err, sys.stdin.buffer)
-        if args.verb in ("cordon", "uncordon"):
-            from orchestrator.cli.drain import run_cordon
-            return run_cordon(client, args, out, err)
-        if args.verb == "drain":
-            from orchestrator.cli.drain import run_drain
-            return run_drain(client, args, out, err)
-        if args.verb == "scale":
-            from orchestrator.cli.workloads import run_scale
-            return run_scale(client, args, out)
-        if args.verb == "set":
-            from orchestrator.cli.workloads import run_set_image
-            return run_set_image(client, args, out)
-        if args.verb == "rollout":
-            from orchestrator.cli.rollout import run_rollout
-            return run_rollout(client, args, out)
+        with ApiClient(args.kubeconfig) as client:
+            return _dispatch(client, args, out, err)
     except (ClientError, ManifestError) as error:
         err.write(f"{error}\n")
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _dispatch(client: ApiClient, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Run a verb that works through the API."""
+    if args.verb == "apply":
+        from orchestrator.cli.apply import run_apply
+        return run_apply(client, args, out, err)
+    if args.verb == "get":
+        from orchestrator.cli.get import run_get
+        return run_get(client, args, out)
+    if args.verb == "describe":
+        from orchestrator.cli.describe import run_describe
+        return run_describe(client, args, out)
+    if args.verb == "delete":
+        from orchestrator.cli.delete import run_delete
+        return run_delete(client, args, out, err)
+    if args.verb == "logs":
+        from orchestrator.cli.logs import run_logs
+        return run_logs(client, args, out.buffer, err)
+    if args.verb == "exec":
+        from orchestrator.cli.exec import run_exec
+        return run_exec(client, args, out.buffer, err, sys.stdin.buffer)
+    if args.verb in ("cordon", "uncordon"):
+        from orchestrator.cli.drain import run_cordon
+        return run_cordon(client, args, out, err)
+    if args.verb == "drain":
+        from orchestrator.cli.drain import run_drain
+        return run_drain(client, args, out, err)
+    if args.verb == "scale":
+        from orchestrator.cli.workloads import run_scale
+        return run_scale(client, args, out)
+    if args.verb == "set":
+        from orchestrator.cli.workloads import run_set_image
+        return run_set_image(client, args, out)
+    if args.verb == "rollout":
+        from orchestrator.cli.rollout import run_rollout
+        return run_rollout(client, args, out)
     raise AssertionError(args.verb)
 
 

@@ -183,12 +183,19 @@ def describe_probe(probe: dict) -> str:
 def _env_from(sources: list[dict]) -> list[str]:
     out = ["    Environment Variables from:\n"]
     for source in sources:
-        kind, ref = next(((k, source[f]) for k, f in (("ConfigMap", "configMapRef"), ("Secret", "secretRef"))
-                          if source.get(f)), ("", {}))
+        kind, ref = _env_from_ref(source)
         optional = "true" if ref.get("optional") else "false"
         prefixed = f" with prefix '{source['prefix']}'" if source.get("prefix") else ""
         out.append(f"      {ref.get('name', '')}\t{kind}{prefixed}\tOptional: {optional}\n")
     return out
+
+
+def _env_from_ref(source: dict) -> tuple[str, dict]:
+    """The kind and the reference of one ``envFrom`` entry: a ConfigMap's or a Secret's."""
+    for kind, field in (("ConfigMap", "configMapRef"), ("Secret", "secretRef")):
+        if source.get(field):
+            return kind, source[field]
+    return "", {}
 
 
 def _env(variables: list[dict]) -> list[str]:

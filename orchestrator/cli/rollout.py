@@ -19,9 +19,11 @@ the ``run_*`` functions only talk HTTP and print.
 
 from __future__ import annotations
 
+import argparse
 import copy
 import time
 from datetime import datetime, timezone
+from typing import TextIO
 
 from orchestrator.cli.client import ApiClient, ApiResource, ClientError
 from orchestrator.cli.durations import duration_argument
@@ -46,7 +48,7 @@ class RolloutError(ClientError):
         super().__init__(f"error: {message}")
 
 
-def add_rollout_parsers(verbs) -> list:
+def add_rollout_parsers(verbs: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
     """The ``rollout`` verb's actions; returns their parsers (the caller adds the common flags)."""
     made = []
     rollout = verbs.add_parser("rollout", help="manage a Deployment's rollout (kubectl rollout)")
@@ -163,8 +165,8 @@ def undo_patch(deployment: dict, replicasets: list[dict], to_revision: int) -> t
         raise RolloutError(f"unable to find specified revision {to_revision} in history")
     rs = by_revision[to_revision]
     template = _template_without_hash(rs)
-    current = copy.deepcopy(deployment["spec"].get("template") or {})
-    if template == current:
+    current_template = copy.deepcopy(deployment["spec"].get("template") or {})
+    if template == current_template:
         return None, to_revision
     annotations = {k: v for k, v in (deployment["metadata"].get("annotations") or {}).items() if k in _KEPT_ON_UNDO}
     annotations.update({k: v for k, v in (rs["metadata"].get("annotations") or {}).items()
@@ -201,7 +203,7 @@ def status_line(deployment: dict) -> tuple[str, bool]:
 # ── the verbs ────────────────────────────────────────────────────────────────────────────────
 
 
-def run_rollout(client: ApiClient, args, out) -> int:
+def run_rollout(client: ApiClient, args: argparse.Namespace, out: TextIO) -> int:
     resource, name = resolve_target(client, args.target)
     namespace = args.namespace or "default"
     path = resource.path(namespace, name)
@@ -244,7 +246,7 @@ def _replicasets(client: ApiClient, deployment: dict, namespace: str) -> list[di
     return owned_replicasets(deployment, client.request("GET", rs.path(namespace)).get("items") or [])
 
 
-def _status(client: ApiClient, path: str, args, out) -> int:
+def _status(client: ApiClient, path: str, args: argparse.Namespace, out: TextIO) -> int:
     deadline = time.monotonic() + args.timeout if args.timeout else None
     last = None
     while True:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 from pathlib import Path
+from typing import TextIO
 
 from orchestrator.apiserver.tables.printer import align
 from orchestrator.cli.durations import parse_duration
@@ -23,7 +24,7 @@ from orchestrator.cluster.tokens import DEFAULT_JOIN_TTL, TokenBook
 
 
 
-def add_token_parser(verbs) -> None:
+def add_token_parser(verbs: argparse._SubParsersAction) -> None:
     token = verbs.add_parser("token", help="join tokens for new nodes (create, list, revoke)")
     actions = token.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="make a join token and print the command a new machine runs")
@@ -45,7 +46,7 @@ def join_command(server: str, join_token: str, ca_hash: str, node_name: str | No
     return command + (f" --node-name {node_name}" if node_name else "")
 
 
-def run_token(args: argparse.Namespace, out, err) -> int:
+def run_token(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     state = StateDir(args.state_dir) if args.state_dir else StateDir.default()
     if not state.cluster_json.exists():
         err.write(f"error: no cluster in {state.root}: start one with `dockyard up` or `dockyard server` "

@@ -10,13 +10,16 @@ new container.
 
 from __future__ import annotations
 
+import argparse
+from typing import TextIO
+
 from orchestrator.cli.client import ApiClient, ApiResource, ClientError
 
 STRATEGIC = "application/strategic-merge-patch+json"
 MERGE = "application/merge-patch+json"
 
 
-def add_workload_parsers(verbs) -> list:
+def add_workload_parsers(verbs: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
     scale = verbs.add_parser("scale", help="set the replicas of a Deployment or ReplicaSet (kubectl scale)")
     scale.add_argument("target", nargs="+", help="deployment/NAME, or deployment NAME")
     scale.add_argument("--replicas", type=int, required=True)
@@ -68,7 +71,7 @@ def image_patch(obj: dict, images: dict[str, str]) -> dict:
     return {"spec": {"template": {"spec": patch}}} if "template" in spec else {"spec": patch}
 
 
-def run_scale(client: ApiClient, args, out) -> int:
+def run_scale(client: ApiClient, args: argparse.Namespace, out: TextIO) -> int:
     resource, name, rest = _split_target(client, args.target)
     if rest:
         raise ClientError(f"error: unexpected arguments {rest}: scale one object at a time")
@@ -79,7 +82,7 @@ def run_scale(client: ApiClient, args, out) -> int:
     return 0
 
 
-def run_set_image(client: ApiClient, args, out) -> int:
+def run_set_image(client: ApiClient, args: argparse.Namespace, out: TextIO) -> int:
     resource, name, pairs = _split_target(client, args.words)
     namespace = args.namespace or "default"
     path = resource.path(namespace, name)

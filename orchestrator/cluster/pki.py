@@ -99,7 +99,10 @@ class SubjectNames:
             return cls(frozenset(), frozenset())
         return cls(
             frozenset(name.lower() for name in san.get_values_for_type(x509.DNSName)),
-            frozenset(san.get_values_for_type(x509.IPAddress)),
+            # An IPAddress entry of a subjectAltName is one address; networks only appear in
+            # name constraints, which this CA never writes.
+            frozenset(ip for ip in san.get_values_for_type(x509.IPAddress)
+                      if isinstance(ip, (ipaddress.IPv4Address, ipaddress.IPv6Address))),
         )
 
     def covers(self, other: SubjectNames) -> bool:

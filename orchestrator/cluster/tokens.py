@@ -119,8 +119,8 @@ class TokenBook:
         self._stamp: tuple[int, int, int] | None = None
 
     @classmethod
-    def for_state(cls, state: StateDir, **kwargs) -> TokenBook:
-        return cls(state.tokens, **kwargs)
+    def for_state(cls, state: StateDir, *, clock: Callable[[], float] = time.time) -> TokenBook:
+        return cls(state.tokens, clock=clock)
 
     # -- issuing ----------------------------------------------------------------------------
 

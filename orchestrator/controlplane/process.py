@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from types import FrameType
+from typing import Callable
 from dataclasses import dataclass, field
 
 import uvicorn
@@ -25,6 +27,7 @@ from orchestrator.api import errors
 from orchestrator.api.bootstrap import CLUSTER_INFO_NAME, CLUSTER_INFO_NAMESPACE, PublicClusterInfo
 from orchestrator.api.clusternetwork import ClusterNetwork
 from orchestrator.api.registry import kind_for
+from orchestrator.apiserver import health
 from orchestrator.apiserver.admission import DEFAULT_NOT_READY_TOLERATION_SECONDS, Admission, AdmissionPolicy
 from orchestrator.apiserver.agenttls import AgentTLS
 from orchestrator.apiserver.app import ApiServerApp
@@ -99,9 +102,24 @@ class ControlPlane:
         self.nodes = NodeProxy(self.api, AgentTLS(state.kubelet_client_cert, state.kubelet_client_key))
         self.handlers = ResourceHandlers(self.api, self.hub, log_streamer=self.nodes.stream_logs,
                                          remote_command=self.nodes.remote_command)
-        self.app = ApiServerApp(self.handlers, self.tokens.authenticate, ready=lambda: self._ready,
+        self.app = ApiServerApp(self.handlers, self.tokens.authenticate, health_checks=self._health_checks(informers),
                                 join=JoinEndpoint(self.tokens.exchange_join), more_metrics=self.controllers.metrics)
         self._ready = False
+
+    def _health_checks(self, informers: Informers) -> dict[health.Endpoint, list[health.Check]]:
+        """What ``/livez`` and ``/readyz`` check (:mod:`orchestrator.apiserver.health`)."""
+        def store() -> str | None:
+            try:
+                self.store.revision()
+            except Exception as error:  # noqa: BLE001 - any failure is the answer
+                return f"the store does not answer: {error}"
+            return None
+
+        live = [health.PING, health.Check("store", store)]
+        ready = [*live,
+                 health.Check("informer-sync", lambda: None if informers.synced() else "the informers are listing"),
+                 health.Check("shutdown", lambda: None if self._ready else "not serving (starting or shutting down)")]
+        return {health.Endpoint.HEALTHZ: live, health.Endpoint.LIVEZ: live, health.Endpoint.READYZ: ready}
 
     def bootstrap(self) -> None:
         namespace = kind_for("v1", "Namespace")
@@ -120,26 +138,23 @@ class ControlPlane:
         wanted = PublicClusterInfo(name=info.name, uid=info.uid, ca_pem=ca_pem(self.config.state_dir),
                                    server=info.server_url, network=self.config.network).to_configmap()
         configmap = kind_for("v1", "ConfigMap")
-        try:
-            current = self.api.get(configmap, CLUSTER_INFO_NAMESPACE, CLUSTER_INFO_NAME)
-        except errors.ApiError as error:
-            if error.code != 404:
-                raise
+        current = errors.or_none(lambda: self.api.get(configmap, CLUSTER_INFO_NAMESPACE, CLUSTER_INFO_NAME))
+        if current is None:
             self.api.create(configmap, CLUSTER_INFO_NAMESPACE, wanted)
-            return
-        if current.get("data") != wanted["data"]:
+        elif current.get("data") != wanted["data"]:
             self.api.update(configmap, CLUSTER_INFO_NAMESPACE, CLUSTER_INFO_NAME,
                             {**current, "data": wanted["data"]})
 
     async def serve(self) -> None:
         self.bootstrap()
-        self.hub.start(asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        self.hub.start(loop)
         self.controllers.start()
-        server = uvicorn.Server(uvicorn.Config(
+        server = _Server(uvicorn.Config(
             self.app.asgi, host=self.config.host, port=self.config.port,
             ssl_certfile=str(self.cluster.server_cert), ssl_keyfile=str(self.cluster.server_key),
             log_level="warning", access_log=False, timeout_graceful_shutdown=2,
-        ))
+        ), on_exit=lambda: loop.call_soon_threadsafe(self.hub.close_all))
         self._ready = True
         log.info("dockyard API server listening on %s", self.cluster.server_url)
         try:
@@ -149,6 +164,23 @@ class ControlPlane:
             self.controllers.stop()
             self.hub.stop()
             self.store.close()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, which also ends the open watches as soon as it is told to stop.
+
+    uvicorn's graceful shutdown waits (up to its timeout) for open requests to finish, and a
+    watch never does by itself: without this, every ``kubectl get -w`` would hold a stopping
+    server for the whole timeout. kube-apiserver likewise closes watches when it shuts down.
+    """
+
+    def __init__(self, config: uvicorn.Config, *, on_exit: Callable[[], object]) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self._on_exit()
+        super().handle_exit(sig, frame)
 
 
 def run(config: ServerConfig) -> None:

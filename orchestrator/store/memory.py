@@ -4,6 +4,7 @@ against both, so the fake cannot drift from the real thing."""
 
 from __future__ import annotations
 
+import builtins
 import copy
 import threading
 from collections import deque
@@ -56,7 +57,7 @@ class MemoryStore:
     def revision(self) -> int:
         return self._revision
 
-    def events_since(self, revision: int) -> list[StoredEvent]:
+    def events_since(self, revision: int) -> builtins.list[StoredEvent]:  # ``list`` is the method
         with self._lock:
             oldest = self._log[0].revision - 1 if self._log else self._revision
             if revision < oldest:

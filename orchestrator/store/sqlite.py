@@ -12,6 +12,7 @@ events; a watch from an older revision gets :class:`RevisionCompacted` (HTTP 410
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 import threading
@@ -26,6 +27,7 @@ from orchestrator.store.base import (
     RevisionCompacted,
     RevisionConflict,
     StoredEvent,
+    StoreError,
     Subscribers,
     stamp,
 )
@@ -107,7 +109,7 @@ class SQLiteStore:
         row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name='log'").fetchone()
         return row[0] if row else 0
 
-    def events_since(self, revision: int) -> list[StoredEvent]:
+    def events_since(self, revision: int) -> builtins.list[StoredEvent]:  # ``list`` is the method
         with self._lock:
             oldest = self._db.execute("SELECT oldest FROM compaction").fetchone()[0]
             if revision < oldest:
@@ -164,6 +166,8 @@ class SQLiteStore:
                 (key.resource, key.namespace, key.name, event_type.value),
             )
             revision = cursor.lastrowid
+            if revision is None:  # typed optional for other statements; an INSERT always sets it
+                raise StoreError(key, f"SQLite numbered no log row for the write of {key}")
             stamped = stamp(obj, revision)
             text = json.dumps(stamped, separators=(",", ":"))
             db.execute("UPDATE log SET object=? WHERE rev=?", (text, revision))

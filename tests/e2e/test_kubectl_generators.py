@@ -149,6 +149,20 @@ def test_create_makes_what_applying_its_dry_run_makes(kubectl, tmp_path, generat
     assert _comparable(created) == _comparable(applied)
 
 
+@pytest.mark.parametrize("generator", ["deployment", "configmap-literal", "secret-tls", "service-nodeport"])
+def test_a_server_dry_run_of_a_generator_answers_the_object_and_stores_nothing(kubectl, control_plane, tmp_path,
+                                                                               generator):
+    args = [arg.format(files=_files(tmp_path)) for arg in GENERATORS[generator]]
+    with control_plane.client() as http:
+        before = http.get("/api/v1/namespaces/default/pods").json()["metadata"]["resourceVersion"]
+        answered = json.loads(kubectl("create", "--dry-run=server", "-o", "json", *args))
+        after = http.get("/api/v1/namespaces/default/pods").json()["metadata"]["resourceVersion"]
+    assert answered["metadata"]["uid"] and answered["metadata"]["namespace"] == "default"
+    assert after == before
+    resource = f"{args[0]}/{args[2] if args[0] in ('secret', 'service') else args[1]}"
+    assert "NotFound" in kubectl.run("get", resource, check=False).stderr
+
+
 def test_create_namespace_makes_what_applying_its_dry_run_makes(kubectl):
     kubectl("create", "namespace", "made")
     kubectl("apply", "-f", "-", input=kubectl("create", "namespace", "applied", "--dry-run=client", "-o", "yaml"))

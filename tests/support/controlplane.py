@@ -44,24 +44,32 @@ class ControlPlaneProcess(ApiAccess):
         return f"https://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 20.0) -> "ControlPlaneProcess":
-        log = open(self.state_dir.parent / f"server-{self.port}.log", "ab")
-        self.process = subprocess.Popen(
-            [self.python, "-m", "orchestrator.cli.main", "server", "--state-dir", str(self.state_dir),
-             "--listen", f"127.0.0.1:{self.port}", *self.extra_args],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            cwd=self.state_dir.parent,  # not a checkout: `-m` must import the interpreter's own code
-        )
+        log = self.state_dir.parent / f"server-{self.port}.log"
+        with open(log, "ab") as output:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                [self.python, "-m", "orchestrator.cli.main", "server", "--state-dir", str(self.state_dir),
+                 "--listen", f"127.0.0.1:{self.port}", *self.extra_args],
+                stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+                cwd=self.state_dir.parent,  # not a checkout: `-m` must import the interpreter's own code
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"dockyard server exited with {self.process.returncode}; see {log.name}")
+                raise RuntimeError(f"dockyard server exited with {self.process.returncode}; see {log}")
             try:
-                if self.kubeconfig.exists() and self.client().get("/readyz").status_code == 200:
+                if self.kubeconfig.exists() and self._answers_ready():
                     return self
             except (httpx.HTTPError, OSError, ValueError):
                 pass
             time.sleep(0.1)
-        raise RuntimeError(f"dockyard server did not become ready in {timeout}s; see {log.name}")
+        raise RuntimeError(f"dockyard server did not become ready in {timeout}s; see {log}")
+
+    def _answers_ready(self) -> bool:
+        # Closed at once: an open TLS connection would hold the server's shutdown until uvicorn's
+        # graceful-shutdown timeout runs out (2 s per test), and a dropped client is only freed
+        # by the cycle collector.
+        with self.client() as client:
+            return client.get("/readyz").status_code == 200
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.process and self.process.poll() is None:

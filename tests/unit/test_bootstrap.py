@@ -19,7 +19,8 @@ from agent.join import (
 from orchestrator.api import errors
 from orchestrator.api.bootstrap import CLUSTER_INFO_NAME, CLUSTER_INFO_NAMESPACE, PublicClusterInfo, ca_cert_hash
 from orchestrator.api.registry import kind_for
-from orchestrator.apiserver.auth import Attributes, Verb, authorize
+from orchestrator.apiserver.auth import Attributes, authorize
+from orchestrator.apiserver.requestinfo import Verb
 from orchestrator.cli.main import main
 from orchestrator.cluster import StateDir, TokenBook, ca_fingerprint, ca_pem, init_cluster
 from orchestrator.cluster.identity import admin_identity, anonymous_identity, bootstrap_identity, node_identity

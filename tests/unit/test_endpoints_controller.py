@@ -6,7 +6,8 @@ import pytest
 
 from orchestrator.api import errors
 from orchestrator.api.registry import kind_for
-from orchestrator.apiserver.auth import Attributes, Verb, authorize
+from orchestrator.apiserver.auth import Attributes, authorize
+from orchestrator.apiserver.requestinfo import Verb
 from orchestrator.api.options import DeleteOptions
 from orchestrator.apiserver.objects import ObjectAPI
 from orchestrator.cluster.identity import node_identity

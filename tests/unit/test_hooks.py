@@ -10,7 +10,7 @@ import pytest
 
 from agent.events import EventReason
 from agent.hooks import Hook, run_hook
-from agent.probes.handlers import EXEC_TIMED_OUT
+from agent.handlers import EXEC_TIMED_OUT
 from tests.support.http_target import HttpTarget, Route
 
 POD = {"metadata": {"name": "web", "namespace": "shop", "uid": "u-1"}}

@@ -54,13 +54,13 @@ def test_zero_nodes_is_a_control_plane_alone(tmp_path):
 
 def test_command_lines(tmp_path):
     network = ClusterNetwork(cluster_cidr="10.245.0.0/16", service_cidr="10.112.0.0/12")
-    wanted = spec(tmp_path, allow_privileged=True, agent_tuning=("--backoff-max", "4.0"), network=network)
-    server = server_argv(wanted)
+    wanted = spec(tmp_path, allow_privileged=True, agent_tuning=("--backoff-max", "4.0"))
+    server = server_argv(wanted, network)
     assert server[:3] == [sys.executable, "-m", "orchestrator.cli.main"]
     assert server[3:] == ["server", "--state-dir", str(tmp_path / "dy"), "--listen", "127.0.0.1:7443",
                           "--cluster-name", "lab", "--cluster-cidr", "10.245.0.0/16", "--service-cidr",
                           "10.112.0.0/12", "--allow-privileged"]
-    agent = agent_argv(wanted, "node-2", 40123, tmp_path / "dy/agents/node-2/node-token")
+    agent = agent_argv(wanted, network, "node-2", 40123, tmp_path / "dy/agents/node-2/node-token")
     assert agent[3:] == [
         "agent", "--server", "https://127.0.0.1:7443", "--token-file", str(tmp_path / "dy/agents/node-2/node-token"),
         "--node-name", "node-2", "--ca-file", str(tmp_path / "dy/pki/ca.crt"),
@@ -69,8 +69,8 @@ def test_command_lines(tmp_path):
 
 
 def test_without_root_the_nodes_keep_the_hosts_address(tmp_path):
-    wanted = spec(tmp_path, network=ClusterNetwork(), node_addresses=False)
-    agent = agent_argv(wanted, "node-1", 40123, tmp_path / "token")
+    wanted = spec(tmp_path, node_addresses=False)
+    agent = agent_argv(wanted, ClusterNetwork(), "node-1", 40123, tmp_path / "token")
     assert "--node-ip" not in agent and "--node-ip-on-bridge" not in agent
 
 

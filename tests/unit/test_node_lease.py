@@ -8,7 +8,8 @@ from agent.node import node_lease
 from orchestrator.api import errors
 from orchestrator.api.registry import kind_for
 from orchestrator.api.validation import validate
-from orchestrator.apiserver.auth import Attributes, Verb, authorize
+from orchestrator.apiserver.auth import Attributes, authorize
+from orchestrator.apiserver.requestinfo import Verb
 from orchestrator.cluster.identity import node_identity
 
 LEASE = kind_for("coordination.k8s.io/v1", "Lease")

@@ -383,7 +383,7 @@ def test_up_passes_the_control_plane_knobs_to_the_server(tmp_path):
                                "--default-not-ready-toleration-seconds", "5"])
     knobs = tuple(server_tuning_argv(up))
     assert knobs == ("--node-monitor-grace-period", "4.0", "--default-not-ready-toleration-seconds", "5")
-    argv = server_argv(ClusterSpec(StateDir(tmp_path), 3, 7443, "lab", ClusterNetwork(), server_tuning=knobs))
+    argv = server_argv(ClusterSpec(StateDir(tmp_path), 3, 7443, "lab", server_tuning=knobs), ClusterNetwork())
     server = _parser().parse_args(argv[argv.index("server"):])
     assert server_tuning_config(server) == {"node_monitor_grace_period": 4.0,
                                             "default_not_ready_toleration_seconds": 5}

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestrator.api.patch import PatchError, json_merge_patch, json_patch, strategic_merge_patch
-from orchestrator.api.patch_strategic import MERGE_KEYS, SET, SUPPORTED_KINDS
+from orchestrator.api.patch import PatchError, json_merge_patch, json_patch
+from orchestrator.api.patch_strategic import MERGE_KEYS, SET, SUPPORTED_KINDS, strategic_merge_patch
 
 # --- builders -------------------------------------------------------------------------------------
 

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator.api.patch import PatchError, strategic_merge_patch
+from orchestrator.api.patch import PatchError
 from orchestrator.api.patch_diff import three_way_strategic_patch
-from orchestrator.api.patch_strategic import MERGE_KEYS, SET
+from orchestrator.api.patch_strategic import MERGE_KEYS, SET, strategic_merge_patch
 
 # --- builders -------------------------------------------------------------------------------------
 

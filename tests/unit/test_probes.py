@@ -16,7 +16,7 @@ from orchestrator.api.registry import kind_for
 from agent.events import EventReason
 from agent.labels import SANDBOX
 from agent.observed import ObservedContainer, ObservedPod, RuntimeState
-from agent.probes.handlers import (
+from agent.handlers import (
     EXEC_TIMED_OUT, GRPC_UNSUPPORTED, CheckResult, ProbeOutcome, Target, run_probe,
 )
 from agent.probes.manager import ProbeManager

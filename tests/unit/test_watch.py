@@ -58,3 +58,27 @@ def test_a_watcher_that_falls_behind_is_expired_with_410():
 
     events = asyncio.run(scenario())
     assert events[-1].type == "ERROR" and events[-1].object["code"] == 410
+
+
+def test_closing_ends_a_waiting_watch_cleanly():
+    """At shutdown the server ends every watch at once, with no ERROR event: the client watches again."""
+    async def scenario():
+        watch = make_watch("")
+        api = watch.hub.api
+        api.create(kind_for("v1", "Namespace"), None, {"metadata": {"name": "default"}})
+        since = str(api.store.revision())
+        events: list = []
+
+        async def follow():
+            async for e in watch.stream(since, timeout=30):
+                events.append(e)
+
+        following = asyncio.create_task(follow())
+        await asyncio.sleep(0.05)  # the stream now waits for the next event
+        started = asyncio.get_running_loop().time()
+        watch.hub.close_all()
+        await asyncio.wait_for(following, 1)
+        return events, asyncio.get_running_loop().time() - started
+
+    events, took = asyncio.run(scenario())
+    assert events == [] and took < 0.5

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from .columns import AGE, NAME, NONE, STRING, Cell, Column, KindPrinter, or_none, wide
 from .fields import Object, field, items, name_of, number, text
+from orchestrator.api.podstatus import FINISHED_PHASES
 from orchestrator.api.timestamps import parse_rfc3339
 
 from .humanize import since
@@ -38,7 +39,6 @@ COLUMNS: tuple[Column, ...] = (
 # Phases and reasons the status logic tests for.
 PHASE_SUCCEEDED = "Succeeded"
 PHASE_FAILED = "Failed"
-_TERMINAL_PHASES = frozenset({PHASE_SUCCEEDED, PHASE_FAILED})
 NODE_LOST_REASON = "NodeLost"  # set by the node lifecycle controller on pods of unreachable nodes
 SCHEDULING_GATED_REASON = "SchedulingGated"
 POD_INITIALIZING_REASON = "PodInitializing"  # normal waiting reason while init containers run
@@ -192,7 +192,7 @@ def _deletion_override(pod: Object, reason: str) -> str:
         return reason
     if text(pod, "status", "reason") == NODE_LOST_REASON:
         return UNKNOWN_STATUS
-    if text(pod, "status", "phase") not in _TERMINAL_PHASES:
+    if text(pod, "status", "phase") not in FINISHED_PHASES:
         return TERMINATING
     return reason
 

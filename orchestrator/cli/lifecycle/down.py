@@ -29,6 +29,7 @@ import argparse
 import os
 import shutil
 from pathlib import Path
+from typing import TextIO
 
 from orchestrator.api.clusternetwork import ClusterNetwork
 from orchestrator.cli.lifecycle.plan import node_address
@@ -37,7 +38,7 @@ from orchestrator.cluster.init import ClusterInfo
 from orchestrator.cluster.statedir import StateDir
 
 
-def add_down_parser(verbs) -> None:
+def add_down_parser(verbs: argparse._SubParsersAction) -> None:
     down = verbs.add_parser("down", help="stop a local cluster and remove its containers, networks and volumes")
     down.add_argument("--state-dir", type=Path, help="cluster state directory (default: ~/.dockyard)")
     down.add_argument("--purge", action="store_true", help="also delete the state directory")
@@ -47,7 +48,7 @@ def add_down_parser(verbs) -> None:
                                      "(a lab's lost machine; `dockyard up` brings it back)")
 
 
-def run_down(args: argparse.Namespace, out, err) -> int:
+def run_down(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     state = StateDir(args.state_dir) if args.state_dir else StateDir.default()
     if not state.root.is_dir():
         err.write(f"no cluster in {state.root}: nothing to do\n")
@@ -74,7 +75,7 @@ def run_down(args: argparse.Namespace, out, err) -> int:
     status = 0
     info = ClusterInfo.load(state) if state.cluster_json.exists() else None
     uid = info.uid if info else ""
-    if uid and os.geteuid() == 0:
+    if info is not None and uid and os.geteuid() == 0:
         try:
             network = ClusterNetwork.from_data(info.flags) if info.flags.get("cluster-cidr") else None
             out.write(f"removed {remove_host_networking(info.name, uid, network)} of cluster {uid}\n")
@@ -94,7 +95,7 @@ def run_down(args: argparse.Namespace, out, err) -> int:
     return status
 
 
-def _node_down(state: StateDir, node: str, grace: float, out, err) -> int:
+def _node_down(state: StateDir, node: str, grace: float, out: TextIO, err: TextIO) -> int:
     from agent.network.ip import IpCommandFailed
     from agent.network.teardown import remove_node_address
     from agent.runtime.cleanup import remove_node_containers
@@ -121,7 +122,7 @@ def _node_down(state: StateDir, node: str, grace: float, out, err) -> int:
     return 0
 
 
-def _purge(state: StateDir, *, cleanup_failed: bool, out, err) -> int:
+def _purge(state: StateDir, *, cleanup_failed: bool, out: TextIO, err: TextIO) -> int:
     if cleanup_failed:
         err.write(f"not deleting {state.root}: its cluster.json names the Docker objects still to remove; "
                   f"run `dockyard down --purge` again once Docker is reachable\n")

@@ -26,13 +26,14 @@ NODE_NAME_PREFIX = "node-"
 
 @dataclass(frozen=True)
 class ClusterSpec:
-    """The cluster ``dockyard up`` was asked for."""
+    """The cluster ``dockyard up`` was asked for. Its address plan (a :class:`ClusterNetwork`) is
+    not part of it: a new cluster only gets one once ``up`` holds the host-wide address-plan lock,
+    so the command lines that need it take it as an argument."""
 
     state: StateDir
     nodes: int
     api_port: int
     cluster_name: str
-    network: ClusterNetwork | None = None  # None until a new cluster is given its ranges
     allow_privileged: bool = False
     #: each node gets its own address on the pod bridge (needs root); else all share the host's
     node_addresses: bool = True
@@ -46,9 +47,6 @@ class ClusterSpec:
     @property
     def server_url(self) -> str:
         return f"https://127.0.0.1:{self.api_port}"
-
-    def node_address(self, node: str) -> str:
-        return node_address(self.network, node)
 
 
 @dataclass(frozen=True)
@@ -85,19 +83,20 @@ def dockyard_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "orchestrator.cli.main", *args]
 
 
-def server_argv(spec: ClusterSpec) -> list[str]:
+def server_argv(spec: ClusterSpec, network: ClusterNetwork) -> list[str]:
     argv = dockyard_argv("server", "--state-dir", str(spec.state.root), "--listen", f"127.0.0.1:{spec.api_port}",
-                         "--cluster-name", spec.cluster_name, "--cluster-cidr", spec.network.cluster_cidr,
-                         "--service-cidr", spec.network.service_cidr, *spec.server_tuning)
+                         "--cluster-name", spec.cluster_name, "--cluster-cidr", network.cluster_cidr,
+                         "--service-cidr", network.service_cidr, *spec.server_tuning)
     return argv + (["--allow-privileged"] if spec.allow_privileged else [])
 
 
-def agent_argv(spec: ClusterSpec, node: str, listen_port: int, token_file: Path) -> list[str]:
+def agent_argv(spec: ClusterSpec, network: ClusterNetwork, node: str, listen_port: int,
+               token_file: Path) -> list[str]:
     argv = dockyard_argv(
         "agent", "--server", spec.server_url, "--token-file", str(token_file), "--node-name", node,
         "--ca-file", str(spec.state.ca_cert), "--state-dir", str(spec.state.agent_dir(node)),
         # every address: the API server dials the node's InternalIP; mutual TLS guards the port
         "--listen", f"0.0.0.0:{listen_port}", *spec.agent_tuning)
     if spec.node_addresses:
-        argv += ["--node-ip", spec.node_address(node), "--node-ip-on-bridge"]
+        argv += ["--node-ip", node_address(network, node), "--node-ip-on-bridge"]
     return argv + (["--allow-host-path"] if spec.allow_privileged else [])

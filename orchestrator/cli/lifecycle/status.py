@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TextIO
 
 from orchestrator.apiserver.tables import print_table
 from orchestrator.apiserver.tables.printer import align
@@ -17,12 +18,12 @@ from orchestrator.cluster.init import ClusterInfo
 from orchestrator.cluster.statedir import StateDir
 
 
-def add_status_parser(verbs) -> None:
+def add_status_parser(verbs: argparse._SubParsersAction) -> None:
     status = verbs.add_parser("status", help="show a local cluster's processes and nodes")
     status.add_argument("--state-dir", type=Path, help="cluster state directory (default: ~/.dockyard)")
 
 
-def run_status(args: argparse.Namespace, out, err) -> int:
+def run_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     state = StateDir(args.state_dir) if args.state_dir else StateDir.default()
     if not state.cluster_json.exists():
         err.write(f"no cluster in {state.root}: start one with `dockyard up`\n")
@@ -48,8 +49,8 @@ def run_status(args: argparse.Namespace, out, err) -> int:
         return 1
     out.write("\n")
     try:
-        client = ApiClient(str(state.kubeconfig), timeout=5.0)
-        table = client.request("GET", "/api/v1/nodes", accept=TABLE_ACCEPT)
+        with ApiClient(str(state.kubeconfig), timeout=5.0) as client:
+            table = client.request("GET", "/api/v1/nodes", accept=TABLE_ACCEPT)
     except ClientError as error:
         err.write(f"cannot list nodes: {error}\n")
         return 1

@@ -29,8 +29,8 @@ import os
 import socket
 import time
 from contextlib import nullcontext
-from dataclasses import replace
 from pathlib import Path
+from typing import TextIO
 
 from agent.join import NODE_TOKEN_FILE, read_node_token, save_node_token
 from orchestrator.api.clusternetwork import ClusterNetwork, NetworkConfigError
@@ -56,7 +56,7 @@ class UpFailed(Exception):
         self.process = process
 
 
-def add_up_parser(verbs) -> None:
+def add_up_parser(verbs: argparse._SubParsersAction) -> None:
     up = verbs.add_parser("up", help="start a local cluster (server + N agents) in the background")
     up.add_argument("--nodes", type=int, default=3, help="number of node agents (default 3)")
     up.add_argument("--state-dir", type=Path, help="cluster state directory (default: ~/.dockyard)")
@@ -70,14 +70,14 @@ def add_up_parser(verbs) -> None:
     add_server_tuning_arguments(up)
 
 
-def run_up(args: argparse.Namespace, out, err) -> int:
+def run_up(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.nodes < 0:
         err.write("error: --nodes must be 0 or more\n")
         return 2
     state = StateDir(args.state_dir) if args.state_dir else StateDir.default()
     state.ensure()
     try:
-        spec, running = _current(state, args)
+        spec, stored_network, running = _current(state, args)
     except UpFailed as error:
         err.write(f"error: {error}\n")
         return 1
@@ -91,14 +91,17 @@ def run_up(args: argparse.Namespace, out, err) -> int:
     started: list[ProcessRecord] = []
     try:
         watched = list(running.values())
-        spec, client = _start_server(state, spec, plan.start_server, started, watched, args.timeout, err)
+        network = _start_server(state, spec, stored_network, plan.start_server, started, watched, args.timeout,
+                                err)
         book = TokenBook.for_state(state)
         state.agents_dir.mkdir(mode=DIR_MODE, exist_ok=True)
         for node in plan.start_agents:
             token_file = _node_token_file(state, book, node)
-            started.append(launch(state, agent_process(node), agent_argv(spec, node, _free_port(), token_file)))
+            argv = agent_argv(spec, network, node, _free_port(), token_file)
+            started.append(launch(state, agent_process(node), argv))
             watched.append(started[-1])
-        _wait_for_nodes(client, spec.node_names, watched, time.monotonic() + args.timeout, err)
+        with ApiClient(str(state.kubeconfig), timeout=5.0) as client:
+            _wait_for_nodes(client, spec.node_names, watched, time.monotonic() + args.timeout, err)
     except (UpFailed, KeyboardInterrupt) as failure:
         _report(state, failure, err)
         for name, how in stop(started, grace=10.0).items():
@@ -110,32 +113,35 @@ def run_up(args: argparse.Namespace, out, err) -> int:
     return 0
 
 
-def _start_server(state: StateDir, spec: ClusterSpec, start: bool, started: list[ProcessRecord],
-                  watched: list[ProcessRecord], timeout: float, err) -> tuple[ClusterSpec, ApiClient]:
-    """The server up and ready, and the cluster's pod network made. A new cluster's ranges are
-    chosen and taken while the host-wide address-plan lock is held (a ``network`` of None)."""
+def _start_server(state: StateDir, spec: ClusterSpec, stored: ClusterNetwork | None, start: bool,
+                  started: list[ProcessRecord], watched: list[ProcessRecord], timeout: float,
+                  err: TextIO) -> ClusterNetwork:
+    """The server up and ready, and the cluster's pod network made; its address plan. A new
+    cluster (``stored`` is None) has its ranges chosen and taken while the host-wide address-plan
+    lock is held, so two clusters started at once never pick the same ones."""
     # Imported here: the Docker SDK is slow to load, and only `up` and `down` need it.
     from agent.network.reservation import address_plan_lock, choose_network, reserve_network
     from agent.network.ip import IpCommandFailed
     from agent.runtime.errors import ContainerRuntimeError
 
     try:
-        with address_plan_lock() if spec.network is None else nullcontext():
-            if spec.network is None:
-                spec = replace(spec, network=choose_network())
+        with address_plan_lock() if stored is None else nullcontext():
+            network = stored if stored is not None else choose_network()
             if start:
                 _check_port_free(spec.api_port)
-                started.append(launch(state, SERVER, server_argv(spec)))
+                started.append(launch(state, SERVER, server_argv(spec, network)))
                 watched.append(started[-1])
-            client = _wait_for_server(state, watched, time.monotonic() + min(timeout, 60.0), err)
-            reserve_network(spec.cluster_name, ClusterInfo.load(state).uid, spec.network)
+            _wait_for_server(state, watched, time.monotonic() + min(timeout, 60.0), err)
+            reserve_network(spec.cluster_name, ClusterInfo.load(state).uid, network)
     except (NetworkConfigError, ContainerRuntimeError, IpCommandFailed) as error:
         raise UpFailed(f"the cluster's pod network: {error}") from None
-    return spec, client
+    return network
 
 
-def _current(state: StateDir, args: argparse.Namespace) -> tuple[ClusterSpec, dict[str, ProcessRecord]]:
-    """The wanted cluster (flags, falling back to the existing cluster's settings) and what runs."""
+def _current(state: StateDir,
+             args: argparse.Namespace) -> tuple[ClusterSpec, ClusterNetwork | None, dict[str, ProcessRecord]]:
+    """The wanted cluster (flags, falling back to the existing cluster's settings), the address
+    plan it was made with (None for a new cluster) and what runs."""
     running: dict[str, ProcessRecord] = {}
     for record in records(state):
         if alive(record):
@@ -154,12 +160,11 @@ def _current(state: StateDir, args: argparse.Namespace) -> tuple[ClusterSpec, di
         nodes=args.nodes,
         api_port=args.api_port or (previous.api_port if previous else DEFAULT_API_PORT),
         cluster_name=args.cluster_name or (previous.name if previous else DEFAULT_CLUSTER_NAME),
-        network=_stored_network(previous),
         allow_privileged=args.allow_privileged,
         node_addresses=os.geteuid() == 0,
         **remembered_knobs(state, tuple(tuning_argv(args)), tuple(server_tuning_argv(args))),
     )
-    return spec, running
+    return spec, _stored_network(previous), running
 
 
 def remembered_knobs(state: StateDir, agent: tuple[str, ...], server: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
@@ -196,15 +201,15 @@ def _node_token_file(state: StateDir, book: TokenBook, node: str) -> Path:
 # -- waiting ------------------------------------------------------------------------------------
 
 
-def _wait_for_server(state: StateDir, watched: list[ProcessRecord], deadline: float, err) -> ApiClient:
+def _wait_for_server(state: StateDir, watched: list[ProcessRecord], deadline: float, err: TextIO) -> None:
     err.write("waiting for the API server …\n")
     while True:
         _check_alive(watched)
         if state.kubeconfig.exists():
             try:
-                client = ApiClient(str(state.kubeconfig), timeout=5.0)
-                client.request("GET", "/readyz")
-                return client
+                with ApiClient(str(state.kubeconfig), timeout=5.0) as client:
+                    client.request("GET", "/readyz")
+                return
             except (ClientError, OSError, ValueError):
                 pass  # not listening yet, or the kubeconfig is being written
         if time.monotonic() > deadline:
@@ -213,7 +218,7 @@ def _wait_for_server(state: StateDir, watched: list[ProcessRecord], deadline: fl
 
 
 def _wait_for_nodes(client: ApiClient, wanted: list[str], watched: list[ProcessRecord], deadline: float,
-                    err) -> None:
+                    err: TextIO) -> None:
     shown = None if wanted else 0  # a control plane without nodes has nothing to wait for
     while True:
         _check_alive(watched)
@@ -250,7 +255,7 @@ def _check_alive(watched: list[ProcessRecord]) -> None:
 # -- reporting ----------------------------------------------------------------------------------
 
 
-def _report(state: StateDir, failure: BaseException, err) -> None:
+def _report(state: StateDir, failure: BaseException, err: TextIO) -> None:
     if isinstance(failure, KeyboardInterrupt):
         err.write("interrupted; stopping what this `dockyard up` started\n")
         return
@@ -259,7 +264,7 @@ def _report(state: StateDir, failure: BaseException, err) -> None:
         err.write(f"--- last lines of {state.log_file(failure.process)}:\n{log_tail(state, failure.process)}\n---\n")
 
 
-def _summary(spec: ClusterSpec, already: bool, explicit_state_dir: bool, out) -> None:
+def _summary(spec: ClusterSpec, already: bool, explicit_state_dir: bool, out: TextIO) -> None:
     state_flag = f" --state-dir {spec.state.root}" if explicit_state_dir else ""
     what = "is already running" if already else "is up"
     out.write(

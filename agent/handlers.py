@@ -1,4 +1,6 @@
-"""One check, run once, judged the way the kubelet judges it (``pkg/probe`` in Kubernetes).
+"""One container handler, run once and judged the way the kubelet judges it (``pkg/probe`` in
+Kubernetes): a probe's check, or the action of a lifecycle hook (:mod:`agent.hooks`), which share
+``httpGet`` and ``exec``. It lives beside both, so neither imports the other's package for it.
 
 A probe's action is one of:
 
