@@ -152,7 +152,8 @@ def test_create_makes_what_applying_its_dry_run_makes(kubectl, tmp_path, generat
 @pytest.mark.parametrize("generator", ["deployment", "configmap-literal", "secret-tls", "service-nodeport"])
 def test_a_server_dry_run_of_a_generator_answers_the_object_and_stores_nothing(kubectl, control_plane, tmp_path,
                                                                                generator):
-    args = [arg.format(files=_files(tmp_path)) for arg in GENERATORS[generator]]
+    files = _files(tmp_path)
+    args = [arg.format(files=files) for arg in GENERATORS[generator]]
     with control_plane.client() as http:
         before = http.get("/api/v1/namespaces/default/pods").json()["metadata"]["resourceVersion"]
         answered = json.loads(kubectl("create", "--dry-run=server", "-o", "json", *args))
