@@ -34,7 +34,7 @@ from starlette.websockets import WebSocket
 from orchestrator.api import errors
 from orchestrator.api.bootstrap import JOIN_PATH
 from orchestrator.api.registry import PROXY
-from orchestrator.apiserver import discovery, health, openapi
+from orchestrator.apiserver import discovery, health, openapi, protobuf
 from orchestrator.apiserver.auth import ANONYMOUS_GET_PATHS, PUBLIC_PATHS, authorize_request, bearer_token
 from orchestrator.apiserver.handlers import ResourceHandlers, json_response
 from orchestrator.apiserver.join import JoinEndpoint
@@ -90,6 +90,7 @@ class ApiServerApp:
             log.exception("internal error serving %s %s", request.method, request.url.path)
             internal = errors.internal("an internal error occurred; see the server log for details")
             response = json_response(internal.to_status(), internal.code)
+        response = protobuf.answer(request.headers.get("accept"), response)
         self.metrics.observe(request.method, resource, response.status_code, time.perf_counter() - started)
         return response
 

@@ -27,6 +27,7 @@ from starlette.websockets import WebSocket
 from orchestrator.api import errors
 from orchestrator.api.options import ListOptions, PatchType
 from orchestrator.api.registry import PROXY
+from orchestrator.api.wire import DELETE_OPTIONS
 from orchestrator.api.remotecommand import StreamVerb
 from orchestrator.apiserver.auth import Authorized
 from orchestrator.apiserver.binding import bind, success_status
@@ -36,6 +37,7 @@ from orchestrator.apiserver.negotiation import (
 )
 from orchestrator.apiserver.nodeproxy import plan_remote_command
 from orchestrator.apiserver.objects import ObjectAPI, Written, apply_patch
+from orchestrator.apiserver.protobuf import body_type
 from orchestrator.apiserver.requestinfo import Verb
 from orchestrator.apiserver.routing import Target
 from orchestrator.apiserver.scale import replicas_from_scale, scale_of
@@ -172,14 +174,15 @@ class ResourceHandlers:
     # -- writes ----------------------------------------------------------------------------
 
     @staticmethod
-    async def _object_body(request: Request) -> dict:
-        return decode_body(await request.body(), request.headers.get("content-type"))
+    async def _object_body(request: Request, target: Target) -> dict:
+        """The body of a write to ``target``: JSON, YAML or protobuf (kubectl's typed clients)."""
+        return decode_body(await request.body(), request.headers.get("content-type"), into=body_type(target))
 
     @staticmethod
     async def _optional_body(request: Request) -> dict | None:
         """DELETE may carry a DeleteOptions body (kubectl sends one) or none at all."""
         raw = await request.body()
-        return decode_body(raw, request.headers.get("content-type")) if raw.strip() else None
+        return decode_body(raw, request.headers.get("content-type"), into=DELETE_OPTIONS) if raw.strip() else None
 
     @staticmethod
     def _written(written: Written, params: WriteParams, status: int = 200) -> Response:
@@ -187,13 +190,13 @@ class ResourceHandlers:
 
     async def _create(self, request: Request, target: Target) -> Response:
         params = write_params(request.query_params)
-        written = self.api.create(target.rk, target.namespace, await self._object_body(request),
+        written = self.api.create(target.rk, target.namespace, await self._object_body(request, target),
                                   strict=params.strict, dry_run=params.dry_run)
         return self._written(written, params, 201)
 
     async def _update(self, request: Request, target: Target, name: str) -> Response:
         params = write_params(request.query_params)
-        body = await self._object_body(request)
+        body = await self._object_body(request, target)
         if target.subresource == "scale":
             return self._set_replicas(target, name, replicas_from_scale(body), params,
                                       body.get("metadata", {}).get("resourceVersion"))
@@ -242,12 +245,12 @@ class ResourceHandlers:
     async def _bind(self, request: Request, target: Target, name: str) -> Response:
         """``POST pods/{name}/binding``: how a scheduler assigns a pod to a node."""
         params = write_params(request.query_params)
-        bind(self.api, target.namespace, name, await self._object_body(request), dry_run=params.dry_run)
+        bind(self.api, target.namespace, name, await self._object_body(request, target), dry_run=params.dry_run)
         return json_response(success_status(), 201)
 
     async def _evict(self, request: Request, target: Target, name: str) -> Response:
         """``POST pods/{name}/eviction``: delete the pod as ``kubectl drain`` asks."""
-        evict(self.api, target.namespace, name, await self._object_body(request))
+        evict(self.api, target.namespace, name, await self._object_body(request, target))
         return json_response(success_status(), 201)
 
     # -- logs ------------------------------------------------------------------------------
