@@ -7,7 +7,8 @@
   fields, resource limits, ConfigMap and Secret keys; ``envFrom`` whole ConfigMaps and Secrets;
 * ``resources.limits`` become Docker's cpu quota and memory limit (requests are the scheduler's);
 * ``shareProcessNamespace``: the app containers join the pause container's PID namespace, so
-  they see each other's processes and the pause process is PID 1, reaping orphans;
+  they see each other's processes and the pause process is PID 1, reaping orphans; otherwise an
+  ephemeral container with a ``targetContainerName`` joins its target's (``kubectl debug --target``);
 * volumes: ``emptyDir`` is a Docker volume owned by the pod (``medium: Memory`` a tmpfs one),
   ``hostPath`` a bind mount only where the node allows it;
 * ``/etc/resolv.conf`` is the pod's own file (written by the agent from the pod's ``dnsPolicy``,
@@ -115,9 +116,12 @@ def volume_name(pod_uid: str, volume: str) -> str:
 
 
 def build_container(ctx: PodContext, pod: dict, container: dict, *, sandbox_id: str, pod_ip: str,
-                    attempt: int, streak: int, lookup: Lookup, resolv_conf: str | None = None) -> ContainerSpec:
+                    attempt: int, streak: int, lookup: Lookup, resolv_conf: str | None = None,
+                    pid_target: str | None = None) -> ContainerSpec:
     """``resolv_conf``: the host path of the pod's resolv.conf, mounted at /etc/resolv.conf (the
-    agent's own file, so no hostPath policy applies); None leaves Docker's."""
+    agent's own file, so no hostPath policy applies); None leaves Docker's. ``pid_target``: the
+    Docker id of the container whose processes an ephemeral container sees (its
+    ``targetContainerName``, as the planner resolved it)."""
     meta, spec = pod["metadata"], pod.get("spec") or {}
     env = resolve_env(pod, container, pod_ip=pod_ip, node_ip=ctx.node_ip, lookup=lookup,
                       node_allocatable=ctx.allocatable)
@@ -146,6 +150,7 @@ def build_container(ctx: PodContext, pod: dict, container: dict, *, sandbox_id: 
         cap_drop=tuple((security.get("capabilities") or {}).get("drop") or ()),
         read_only_rootfs=bool(security.get("readOnlyRootFilesystem")),
         share_process_namespace=bool((pod.get("spec") or {}).get("shareProcessNamespace")),
+        pid_target=pid_target,
     )
 
 

@@ -199,12 +199,13 @@ class PodWorker:
         return sandbox
 
     def _start(self, pod: dict, sandbox: ObservedContainer, start: Start) -> Waiting | None:
-        container = next(c for c in pod["spec"]["containers"] if c["name"] == start.name)
+        group = "ephemeralContainers" if start.ephemeral else "containers"
+        container = next(c for c in pod["spec"][group] if c["name"] == start.name)
         try:
             self._ensure_image(pod, container["image"], container.get("imagePullPolicy"), start.name)
             spec = build_container(self.ctx, pod, container, sandbox_id=sandbox.id, pod_ip=sandbox.ip or "",
                                    attempt=start.attempt, streak=start.streak, lookup=self._lookup,
-                                   resolv_conf=self._resolv_conf(pod))
+                                   resolv_conf=self._resolv_conf(pod), pid_target=start.pid_target)
             container_id = self.runtime.create_container(spec)
             self.events.pod(pod, EventReason.CREATED, f"Created container {start.name}", start.name)
             self.runtime.start(container_id)
@@ -218,7 +219,8 @@ class PodWorker:
             return Waiting(reason, str(error))
         self._start_failures.pop(start.name, None)
         self.events.pod(pod, EventReason.STARTED, f"Started container {start.name}", start.name)
-        self.prober.started(self.uid, pod, start.name, container_id, sandbox.ip or "")
+        if not start.ephemeral:  # no probes, no hooks: nothing for the prober to arm
+            self.prober.started(self.uid, pod, start.name, container_id, sandbox.ip or "")
         return None
 
     def _resolv_conf(self, pod: dict) -> str | None:

@@ -193,7 +193,7 @@ class DockerRuntime:
                 spec.image, name=spec.name, labels=spec.labels, detach=not spec.stdin_once,
                 entrypoint=spec.entrypoint, command=spec.command, environment=spec.env or None,
                 working_dir=spec.working_dir, network_mode=sandbox, ipc_mode=sandbox,
-                pid_mode=sandbox if spec.share_process_namespace else None,
+                pid_mode=_pid_mode(spec),
                 mounts=[_mount(m) for m in spec.mounts] or None, nano_cpus=spec.nano_cpus,
                 mem_limit=spec.memory_bytes, memswap_limit=spec.memory_bytes, tty=spec.tty,
                 stdin_open=spec.stdin_open, user=spec.user, privileged=spec.privileged,
@@ -390,6 +390,15 @@ def _docker_time(value: str | None) -> datetime | None:
     main, _, rest = value.rstrip("Z").partition(".")
     micros = (rest[:6] if rest else "0").ljust(6, "0")
     return datetime.strptime(f"{main}.{micros}", "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=timezone.utc)
+
+
+def _pid_mode(spec: ContainerSpec) -> str | None:
+    """The pod's shared PID namespace (the sandbox's), else a debug target's, else its own."""
+    if spec.share_process_namespace:
+        return f"container:{spec.sandbox_id}"
+    if spec.pid_target:
+        return f"container:{spec.pid_target}"
+    return None
 
 
 def _mount(spec: MountSpec) -> Mount:

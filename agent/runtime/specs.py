@@ -105,3 +105,5 @@ class ContainerSpec:
     read_only_rootfs: bool = False
     stop_signal: str | None = None
     share_process_namespace: bool = False   # the pod's shareProcessNamespace: join the sandbox's PID namespace
+    #: a container id whose PID namespace to join instead (an ephemeral container's target)
+    pid_target: str | None = None

@@ -65,7 +65,7 @@ KINDS: tuple[ResourceKind, ...] = (
     ResourceKind("Node", "", "v1", "nodes", "node", False, ("no",), (),
                  Node, _STATUS, False),
     ResourceKind("Pod", "", "v1", "pods", "pod", True, ("po",), ("all",),
-                 Pod, frozenset({"status", "log", "exec", "attach", "binding", "eviction"}), False),
+                 Pod, frozenset({"status", "log", "exec", "attach", "binding", "eviction", "ephemeralcontainers"}), False),
     ResourceKind("ReplicaSet", "apps", "v1", "replicasets", "replicaset", True, ("rs",), ("all",),
                  ReplicaSet, _SCALABLE, True),
     ResourceKind("Deployment", "apps", "v1", "deployments", "deployment", True, ("deploy",), ("all",),
