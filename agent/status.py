@@ -196,7 +196,8 @@ def compute_pod_status(pod: dict, observed: ObservedPod, waiting: Mapping[str, W
             finished["ready"] = False
     sandbox = observed.sandbox
     sandbox_up = sandbox is not None and sandbox.running
-    pod_ip = sandbox.ip if sandbox is not None and sandbox.running else None
+    # a hostNetwork pod's address is its node's, as the kubelet reports it
+    pod_ip = (node_ip if pod["spec"].get("hostNetwork") else sandbox.ip) if sandbox_up and sandbox else None
     unready = [s["name"] for s in statuses if not s["ready"]]
     status = RawPodStatus(
         phase=phase.value,

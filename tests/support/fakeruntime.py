@@ -192,13 +192,13 @@ class FakeRuntime:
         refused = self._refuse_create(spec.name, spec.image)
         if refused:
             raise SandboxFailed(f"Failed to create pod sandbox: {refused}")
-        if spec.network not in {n.name for n in self._networks.values()}:
+        if not spec.host_network and spec.network not in {n.name for n in self._networks.values()}:
             raise SandboxFailed(f"Failed to start pod sandbox: network {spec.network} not found")
-        address = spec.ipv4_address
+        address = None if spec.host_network else spec.ipv4_address
         if address is not None and (address in self.network_addresses(spec.network)
                                     or address in self.taken_behind_our_back):
             raise AddressInUse(f"Failed to start pod sandbox: {address}: Address already in use")
-        held = self._add(spec, network=spec.network, address=address)
+        held = self._add(spec, network=None if spec.host_network else spec.network, address=address)
         held.state, held.started_at = RuntimeState.RUNNING, self.now()
         return held.observed()
 

@@ -289,6 +289,20 @@ class RuntimeContract:
         left = harness.runtime.observe_pod(uid(pod)).latest("app")
         assert left is not None and left.state is RuntimeState.CREATED
 
+    # -- the host's namespaces (kubectl debug node/NAME) ------------------------------------
+
+    def test_a_pod_in_the_hosts_namespaces_runs_without_an_address_of_its_own(self, harness: Harness) -> None:
+        pod = make_pod("node-debugger")
+        pod["spec"].update(hostNetwork=True, hostPID=True, hostIPC=True)
+        sandbox = harness.runtime.create_sandbox(sandbox_spec(harness, pod, harness.address(9)))
+
+        assert sandbox.state is RuntimeState.RUNNING and sandbox.ip is None
+        assert harness.address(9) not in harness.runtime.network_addresses(harness.network.name)
+        app = harness.runtime.create_container(app_spec(harness, pod, sandbox.id))
+        harness.runtime.start(app)
+        running = harness.runtime.observe_pod(uid(pod)).latest("app")
+        assert running is not None and running.state is RuntimeState.RUNNING and running.ip is None
+
     # -- debug containers: a target's PID namespace ----------------------------------------
 
     def test_a_debug_container_runs_in_the_pid_namespace_of_its_running_target(self, harness: Harness) -> None:

@@ -684,6 +684,16 @@ def test_the_worker_thread_ends_after_deleting_the_pod(clock):
     assert node.exits == [UID] and node.prober.forgotten == [UID]
 
 
+def test_a_host_network_pod_takes_no_pod_ip_and_reports_its_nodes(clock):
+    node = Node(clock, make_pod(hostNetwork=True))
+    node.sync()
+    made = node.runtime.specs[node.latest(SANDBOX).id]
+    assert (made.host_network, made.ipv4_address) == (True, None)
+    assert node.runtime.network_addresses("dy-net") == set()
+    assert node.api.writes[-1]["podIP"] == CTX.node_ip
+    assert node.prober.started_calls == [("app", node.latest("app").id, CTX.node_ip)]
+
+
 # ── ephemeral containers (kubectl debug) ─────────────────────────────────────────────────────
 
 def debugged(pod: dict, *debuggers: dict) -> dict:

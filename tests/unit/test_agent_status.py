@@ -361,3 +361,10 @@ def test_ephemeral_containers_count_for_neither_phase_nor_readiness() -> None:
 def test_no_ephemeral_container_statuses_without_ephemeral_containers() -> None:
     pod = make_pod()
     assert "ephemeralContainerStatuses" not in status_of(pod, box(pod), seen(pod))
+
+
+def test_a_host_network_pods_address_is_its_nodes() -> None:
+    pod = make_pod()
+    pod["spec"]["hostNetwork"] = True
+    status = status_of(pod, box(pod), seen(pod))
+    assert (status["podIP"], status["podIPs"]) == (NODE_IP, [{"ip": NODE_IP}])
