@@ -12,6 +12,7 @@ the node debugger pod kubectl builds is posted as JSON, which the admission rule
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -185,6 +186,12 @@ def test_a_node_debugger_runs_in_the_hosts_namespaces_where_privileged_pods_are_
 
 @PROTOBUF
 def test_kubectl_debug_node_runs_where_privileged_pods_are_allowed(privileged):
-    result = privileged("debug", "node/node-1", f"--image={TOOLS}", "--profile=general", "--",
-                        "cat", "/host/etc/hostname")
-    assert "Creating debugging pod node-debugger-node-1-" in result
+    said = privileged("debug", "node/node-1", f"--image={TOOLS}", "--profile=general", "--",
+                      "cat", "/host/etc/hostname")
+    created = re.fullmatch(r"Creating debugging pod (node-debugger-node-1-\w+) with container debugger on node "
+                           r"node-1\.\n", said)
+    assert created, said
+    wait_for("the node debugger to finish", lambda: "Succeeded" == privileged(
+        "get", "pod", created.group(1), "-o", "jsonpath={.status.phase}"), timeout=90)
+    with open("/etc/hostname") as hostname:
+        assert privileged("logs", created.group(1)) == hostname.read()
