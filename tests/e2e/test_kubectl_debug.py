@@ -122,6 +122,19 @@ def test_a_pod_keeps_its_ephemeral_containers_out_of_a_plain_update(lab):
         in refused.stderr
 
 
+def test_the_python_client_adds_and_reads_ephemeral_containers(lab):
+    from kubernetes import client, config
+
+    api = client.CoreV1Api(config.new_client_from_config(config_file=str(lab.kubeconfig)))
+    body = {"spec": {"ephemeralContainers": [{"name": "py", "image": TOOLS, "command": ["true"]}]}}
+    patched = api.patch_namespaced_pod_ephemeralcontainers("target", "default", body)
+    assert "py" in [c.name for c in patched.spec.ephemeral_containers]
+    finished(lab, "target", "py")
+    read = api.read_namespaced_pod_ephemeralcontainers("target", "default")
+    statuses = {s.name: s for s in read.status.ephemeral_container_statuses}
+    assert statuses["py"].state.terminated.exit_code == 0 and statuses["py"].ready is False
+
+
 @PROTOBUF
 def test_debug_copy_to_makes_a_copy_with_a_debug_container(lab):
     lab("debug", "target", "--copy-to=target-copy", f"--image={TOOLS}", "-c", "dbg", "--", "sh", "-c", "echo copy",
