@@ -90,6 +90,12 @@ class PodWorker:
                 self._pod = pod
         self._wake.set()
 
+    @property
+    def pod(self) -> dict | None:
+        """The newest version of the pod seen; None once it is gone from the API."""
+        with self._lock:
+            return self._pod
+
     def wake(self) -> None:
         self._wake.set()
 

@@ -8,15 +8,16 @@ the authorizer can make, so no branch here can be reached unauthorized; and they
 selectors the authorizer saw (``RequestInfo.list_options``), never on a second reading of the query.
 
 Nothing here knows a particular kind except the few subresources (``scale``, ``log``, ``exec``,
-``attach``, ``binding``, ``eviction``) that have their own shape; logs and exec are relayed to the
-pod's node agent by the hooks :mod:`orchestrator.apiserver.nodeproxy` provides.
+``attach``, ``binding``, ``eviction``, ``proxy``) that have their own shape; logs and exec are
+relayed to the pod's node agent by the hooks :mod:`orchestrator.apiserver.nodeproxy` provides,
+``proxy`` requests by :mod:`orchestrator.apiserver.resourceproxy`.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import AsyncIterator, Awaitable, Callable, Mapping
+from typing import AsyncIterator, Awaitable, Callable, Mapping, Protocol
 
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
@@ -25,6 +26,7 @@ from starlette.websockets import WebSocket
 
 from orchestrator.api import errors
 from orchestrator.api.options import ListOptions, PatchType
+from orchestrator.api.registry import PROXY
 from orchestrator.api.remotecommand import StreamVerb
 from orchestrator.apiserver.auth import Authorized
 from orchestrator.apiserver.binding import bind, success_status
@@ -46,6 +48,14 @@ LogStreamer = Callable[[Request, dict], Awaitable[Response]]
 RemoteCommand = Callable[[WebSocket, dict, StreamVerb], Awaitable[None]]
 
 
+class Proxy(Protocol):
+    """``pods/x/proxy/…``, ``services/x/proxy/…``, ``nodes/x/proxy/…``: the request passed through."""
+
+    async def serve(self, request: Request, target: Target) -> Response: ...
+
+    async def serve_websocket(self, websocket: WebSocket, target: Target) -> None: ...
+
+
 def json_response(obj: Mapping[str, object], status: int = 200, warnings: list[str] | None = None) -> Response:
     headers = {}
     if warnings:
@@ -63,11 +73,12 @@ def _not_allowed(request: Request, target: Target) -> errors.ApiError:
 
 class ResourceHandlers:
     def __init__(self, api: ObjectAPI, hub: WatchHub, log_streamer: LogStreamer | None = None,
-                 remote_command: RemoteCommand | None = None) -> None:
+                 remote_command: RemoteCommand | None = None, proxy: Proxy | None = None) -> None:
         self.api = api
         self.hub = hub
         self.log_streamer = log_streamer
         self.remote_command = remote_command
+        self.proxy = proxy
 
     async def handle(self, request: Request, authorized: Authorized) -> Response:
         """Serve an authorized resource request: the subresources with a shape of their own
@@ -85,6 +96,10 @@ class ResourceHandlers:
                 return await self._delete_collection(request, target, info.list_options())
             raise _not_allowed(request, target)
         name = target.name
+        if target.subresource == PROXY:
+            if self.proxy is None:
+                raise errors.bad_request("this API server has no way to proxy requests")
+            return await self.proxy.serve(request, target)
         if info.stream is not None:
             return await self._remote_command_without_websocket(request, target, name, info.stream)
         if target.subresource == "log":
@@ -249,8 +264,12 @@ class ResourceHandlers:
 
     async def remote_command_socket(self, websocket: WebSocket, authorized: Authorized) -> None:
         """``pods/{name}/exec`` and ``pods/{name}/attach`` over WebSocket (kubectl 1.30+, the python
-        client). Refusals go out as the handshake's HTTP answer."""
+        client), and a ``proxy`` subresource's WebSocket upgrade. Refusals go out as the
+        handshake's HTTP answer."""
         target, verb = authorized.info.target, authorized.info.stream
+        if target.subresource == PROXY and self.proxy is not None:
+            await self.proxy.serve_websocket(websocket, target)
+            return
         try:
             if verb is None or target.name is None:
                 raise errors.bad_request("only pods/{name}/exec and pods/{name}/attach are served over WebSocket")

@@ -115,8 +115,8 @@ def agent_address(node: dict) -> AgentAddress:
         missing = [what for what, value in (("an InternalIP address", host), ("a kubelet endpoint port", port),
                                             (f"the {SERVING_CERT_ANNOTATION} annotation", pin)) if not value]
         raise errors.ApiError(
-            f'node "{name}" does not publish {" and ".join(missing)}, so its agent cannot be reached for logs '
-            "or exec; is it a dockyard agent that has registered?", errors.StatusReason.SERVICE_UNAVAILABLE, 503)
+            f'node "{name}" does not publish {" and ".join(missing)}, so its agent cannot be reached (for '
+            "logs, exec, attach or the node proxy); is it a dockyard agent that has registered?", errors.StatusReason.SERVICE_UNAVAILABLE, 503)
     return AgentAddress(name, host, int(port), pin)
 
 
@@ -195,8 +195,10 @@ class NodeProxy:
         container = container_for(pod, options.container)  # the one the plan settled on, as a str
         url = f"wss://{address.netloc}{stream_path(verb, meta['namespace'], meta['name'], container)}?{query}"
         try:
+            # proxy=None: the agent is dialled directly, whatever proxy the server's environment names
             async with connect(url, ssl=context, subprotocols=[WireSubprotocol(Subprotocol.V5.value)],
-                               open_timeout=CONNECT_TIMEOUT, max_size=None, compression=None) as agent:
+                               open_timeout=CONNECT_TIMEOUT, max_size=None, compression=None,
+                               proxy=None) as agent:
                 await _bridge(websocket, agent)
         except InvalidStatus as error:
             await _finish(websocket, failure_status(_agent_error(error.response.status_code,

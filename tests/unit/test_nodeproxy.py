@@ -140,8 +140,8 @@ def test_a_node_without_an_agent_endpoint():
     bare["metadata"]["annotations"] = {}
     assert refusal(lambda: agent_address(bare)) == (
         f'node "node-1" does not publish an InternalIP address and a kubelet endpoint port and the '
-        f"{SERVING_CERT_ANNOTATION} annotation, so its agent cannot be reached for logs or exec; is it a "
-        "dockyard agent that has registered?")
+        f"{SERVING_CERT_ANNOTATION} annotation, so its agent cannot be reached (for logs, exec, attach or the "
+        "node proxy); is it a dockyard agent that has registered?")
 
 
 def test_agent_errors_are_handed_on():
