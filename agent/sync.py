@@ -251,9 +251,9 @@ class _Steps:
         latest = observed.latest(name)
         if latest is not None and latest.state is not RuntimeState.CREATED:
             return  # never restarted
-        target_name = container.get("targetContainerName")
-        target = observed.latest(target_name) if target_name and not shared_pid else None
-        if target_name and not shared_pid and (target is None or not target.running):
+        target_name = None if shared_pid else container.get("targetContainerName")
+        target = observed.latest(target_name) if target_name else None
+        if target_name and (target is None or not target.running):
             # its start (a Docker event) wakes the worker again
             self.waiting[name] = Waiting(ContainerWaitingReason.CONTAINER_CREATING,
                                          f'waiting for the target container "{target_name}" to run')

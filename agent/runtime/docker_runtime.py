@@ -193,8 +193,8 @@ class DockerRuntime:
             container = self.client.containers.create(
                 spec.image, name=spec.name, labels=spec.labels, detach=not spec.stdin_once,
                 entrypoint=spec.entrypoint, command=spec.command, environment=spec.env or None,
-                working_dir=spec.working_dir, network_mode=sandbox, ipc_mode="host" if spec.host_ipc else sandbox,
-                pid_mode=_pid_mode(spec),
+                working_dir=spec.working_dir, network_mode=sandbox,
+                ipc_mode="host" if spec.host_ipc else sandbox, pid_mode=_pid_mode(spec),
                 mounts=[_mount(m) for m in spec.mounts] or None, nano_cpus=spec.nano_cpus,
                 mem_limit=spec.memory_bytes, memswap_limit=spec.memory_bytes, tty=spec.tty,
                 stdin_open=spec.stdin_open, user=spec.user, privileged=spec.privileged,

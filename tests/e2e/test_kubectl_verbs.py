@@ -98,7 +98,8 @@ ALSO_SUCCESS = {"diff": {1}}
 UNSERVED = {
     ("autoscale", "deployment", "web", "--max=2"):
         "Error from server (NotFound): the server could not find the requested resource",
-    ("certificate", "approve", "sweep-csr"): 'error: the server doesn\'t have a resource type "certificatesigningrequests"',
+    ("certificate", "approve", "sweep-csr"):
+        'error: the server doesn\'t have a resource type "certificatesigningrequests"',
     ("top", "nodes"): "error: Metrics API not available",
     ("top", "pods"): "error: Metrics API not available",
 }

@@ -336,13 +336,14 @@ def debugged(*names: str) -> dict:
 
 def test_ephemeral_containers_have_their_own_statuses_never_ready_and_without_started() -> None:
     pod = debugged("shell", "done", "coming")
-    waiting = {"coming": Waiting(ContainerWaitingReason.CONTAINER_CREATING, 'waiting for the target container "c" to run')}
+    waiting = {"coming": Waiting(ContainerWaitingReason.CONTAINER_CREATING,
+                                 'waiting for the target container "c" to run')}
     status = status_of(pod, box(pod), seen(pod), seen(pod, "shell"), seen(pod, "done", state=EXITED, exit_code=0),
                        waiting=waiting)
     shell, done, coming = status["ephemeralContainerStatuses"]
     assert shell == {"name": "shell", "state": {"running": {"startedAt": "2025-03-01T11:00:00Z"}}, "lastState": {},
-                     "ready": False, "restartCount": 0, "image": "busybox:1.36", "imageID": "docker://sha256:" + "ab" * 32,
-                     "containerID": "docker://shell0" + "0" * 10}
+                     "ready": False, "restartCount": 0, "image": "busybox:1.36",
+                     "imageID": "docker://sha256:" + "ab" * 32, "containerID": "docker://shell0" + "0" * 10}
     assert done["state"]["terminated"]["reason"] == "Completed" and done["ready"] is False
     assert coming["state"] == {"waiting": {"reason": "ContainerCreating",
                                            "message": 'waiting for the target container "c" to run'}}

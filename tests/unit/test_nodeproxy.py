@@ -94,7 +94,8 @@ def test_logs_and_attach_reach_an_ephemeral_container():
     assert container_for(debugged, None) == "app"  # never chosen for you
     assert refusal(lambda: plan_logs(debugged, LogOptions("dbg"))) == \
         'container "dbg" in pod "web" is waiting to start: ContainerCreating'
-    assert plan_remote_command(debugged, [("container", "dbg"), ("stdin", "true")], StreamVerb.ATTACH).container == "dbg"
+    attach = plan_remote_command(debugged, [("container", "dbg"), ("stdin", "true")], StreamVerb.ATTACH)
+    assert attach.container == "dbg"
 
 
 def test_unscheduled_pods_have_no_host():
