@@ -134,9 +134,10 @@ def test_the_python_client_adds_and_reads_ephemeral_containers(lab):
     statuses = {s.name: s for s in read.status.ephemeral_container_statuses}
     assert statuses["py"].state.terminated.exit_code == 0 and statuses["py"].ready is False
     # PUT: the whole pod back with one more
+    before = [c.name for c in read.spec.ephemeral_containers]
     read.spec.ephemeral_containers.append(client.V1EphemeralContainer(name="put", image=TOOLS, command=["true"]))
     replaced = api.replace_namespaced_pod_ephemeralcontainers("target", "default", read)
-    assert [c.name for c in replaced.spec.ephemeral_containers][-2:] == ["py", "put"]
+    assert [c.name for c in replaced.spec.ephemeral_containers] == [*before, "put"]
 
 
 @PROTOBUF
