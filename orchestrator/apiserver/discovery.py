@@ -21,7 +21,8 @@ KUBERNETES_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-dockya
 OBJECT_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 _SUBRESOURCE_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"], "log": ["get"],
                       "exec": ["create", "get"], "attach": ["create", "get"], "eviction": ["create"],
-                      PROXY: ["create", "delete", "get", "patch", "update"]}
+                      PROXY: ["create", "delete", "get", "patch", "update"],
+                      "ephemeralcontainers": ["get", "patch", "update"]}
 
 
 def version_info() -> dict:

@@ -55,8 +55,9 @@ def container_for(pod: dict, requested: str | None) -> str:
     spec = pod.get("spec") or {}
     containers = [c["name"] for c in spec.get("containers") or []]
     init = [c["name"] for c in spec.get("initContainers") or []]
+    ephemeral = [c["name"] for c in spec.get("ephemeralContainers") or []]
     if requested:
-        if requested not in containers + init:
+        if requested not in containers + init + ephemeral:
             raise errors.bad_request(f"container {requested} is not valid for pod {name}")
         return requested
     if len(containers) == 1:
@@ -127,7 +128,9 @@ def _require_node(pod: dict) -> str:
 
 
 def _container_status(pod: dict, container: str) -> dict:
-    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    status = pod.get("status") or {}
+    statuses = [s for key in ("initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses")
+                for s in status.get(key) or []]
     return next((s for s in statuses if s.get("name") == container), {})
 
 

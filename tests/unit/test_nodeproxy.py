@@ -84,6 +84,20 @@ def plan_exec(pod: dict, query):
     return plan_remote_command(pod, query, StreamVerb.EXEC)
 
 
+def test_logs_and_attach_reach_an_ephemeral_container():
+    """``kubectl logs POD -c dbg`` and ``kubectl debug -it`` (an attach) name what kubectl debug added."""
+    debugged = pod("app", statuses=[{"name": "app", "state": {"running": {}}, "lastState": {}}])
+    debugged["spec"]["ephemeralContainers"] = [{"name": "dbg", "image": "busybox"}]
+    debugged["status"]["ephemeralContainerStatuses"] = [
+        {"name": "dbg", "state": {"waiting": {"reason": "ContainerCreating"}}, "lastState": {}}]
+    assert container_for(debugged, "dbg") == "dbg"
+    assert container_for(debugged, None) == "app"  # never chosen for you
+    assert refusal(lambda: plan_logs(debugged, LogOptions("dbg"))) == \
+        'container "dbg" in pod "web" is waiting to start: ContainerCreating'
+    attach = plan_remote_command(debugged, [("container", "dbg"), ("stdin", "true")], StreamVerb.ATTACH)
+    assert attach.container == "dbg"
+
+
 def test_unscheduled_pods_have_no_host():
     assert refusal(lambda: plan_logs(pod("app", node=None), LogOptions())) == "pod web does not have a host assigned"
     assert refusal(lambda: plan_exec(pod("app", node=None), [("command", "ls"), ("stdout", "true")])) == \
