@@ -7,7 +7,10 @@
   fields, resource limits, ConfigMap and Secret keys; ``envFrom`` whole ConfigMaps and Secrets;
 * ``resources.limits`` become Docker's cpu quota and memory limit (requests are the scheduler's);
 * ``shareProcessNamespace``: the app containers join the pause container's PID namespace, so
-  they see each other's processes and the pause process is PID 1, reaping orphans;
+  they see each other's processes and the pause process is PID 1, reaping orphans; otherwise an
+  ephemeral container with a ``targetContainerName`` joins its target's (``kubectl debug --target``);
+* ``hostNetwork``, ``hostPID``, ``hostIPC`` (what ``kubectl debug node/NAME`` asks for, and only a
+  cluster started with ``--allow-privileged`` admits): the machine's own namespaces;
 * volumes: ``emptyDir`` is a Docker volume owned by the pod (``medium: Memory`` a tmpfs one),
   ``hostPath`` a bind mount only where the node allows it;
 * ``/etc/resolv.conf`` is the pod's own file (written by the agent from the pod's ``dnsPolicy``,
@@ -92,6 +95,7 @@ def build_sandbox(ctx: PodContext, pod: dict, attempt: int, ipv4_address: str | 
     resolv.conf mounted (:func:`build_container`), but ``dnsConfig`` is part of the sandbox hash,
     so a changed one still rebuilds the pod as the kubelet does."""
     meta, spec = pod["metadata"], pod.get("spec") or {}
+    host_network = bool(spec.get("hostNetwork"))
     ports = tuple(
         PortBinding(int(p["containerPort"]), (p.get("protocol") or "TCP").lower(), int(p["hostPort"]),
                     p.get("hostIP") or "")
@@ -100,11 +104,13 @@ def build_sandbox(ctx: PodContext, pod: dict, attempt: int, ipv4_address: str | 
         name=container_name(ctx.owner.cluster_uid, meta.get("namespace", ""), meta["name"], SANDBOX, meta["uid"],
                             attempt),
         image=ctx.pause_image,
-        hostname=(spec.get("hostname") or meta["name"])[:63].rstrip("-."),  # the kubelet's truncation
+        # the kubelet's truncation; a hostNetwork pod has the machine's name, as in Kubernetes
+        hostname=None if host_network else (spec.get("hostname") or meta["name"])[:63].rstrip("-."),
         network=ctx.network.name,
         labels=pod_labels(ctx, pod, SANDBOX, sandbox_hash(pod), attempt),
-        ipv4_address=ipv4_address,
-        ports=ports,
+        ipv4_address=None if host_network else ipv4_address,
+        ports=() if host_network else ports,
+        host_network=host_network,
         extra_hosts=tuple(f"{host}:{alias['ip']}" for alias in spec.get("hostAliases") or []
                           for host in alias.get("hostnames") or []),
     )
@@ -115,9 +121,12 @@ def volume_name(pod_uid: str, volume: str) -> str:
 
 
 def build_container(ctx: PodContext, pod: dict, container: dict, *, sandbox_id: str, pod_ip: str,
-                    attempt: int, streak: int, lookup: Lookup, resolv_conf: str | None = None) -> ContainerSpec:
+                    attempt: int, streak: int, lookup: Lookup, resolv_conf: str | None = None,
+                    pid_target: str | None = None) -> ContainerSpec:
     """``resolv_conf``: the host path of the pod's resolv.conf, mounted at /etc/resolv.conf (the
-    agent's own file, so no hostPath policy applies); None leaves Docker's."""
+    agent's own file, so no hostPath policy applies); None leaves Docker's. ``pid_target``: the
+    Docker id of the container whose processes an ephemeral container sees (its
+    ``targetContainerName``, as the planner resolved it)."""
     meta, spec = pod["metadata"], pod.get("spec") or {}
     env = resolve_env(pod, container, pod_ip=pod_ip, node_ip=ctx.node_ip, lookup=lookup,
                       node_allocatable=ctx.allocatable)
@@ -145,7 +154,10 @@ def build_container(ctx: PodContext, pod: dict, container: dict, *, sandbox_id: 
         cap_add=tuple((security.get("capabilities") or {}).get("add") or ()),
         cap_drop=tuple((security.get("capabilities") or {}).get("drop") or ()),
         read_only_rootfs=bool(security.get("readOnlyRootFilesystem")),
-        share_process_namespace=bool((pod.get("spec") or {}).get("shareProcessNamespace")),
+        share_process_namespace=bool(spec.get("shareProcessNamespace")),
+        pid_target=pid_target,
+        host_pid=bool(spec.get("hostPID")),
+        host_ipc=bool(spec.get("hostIPC")),
     )
 
 

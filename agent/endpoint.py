@@ -1,5 +1,5 @@
 """The agent's authenticated HTTPS endpoint, where the API server asks for logs, exec, attach and
-port-forward.
+port-forward, and, for ``nodes/NAME/proxy``, the agent's ``/healthz`` and ``/pods`` (:mod:`agent.nodeinfo`).
 
 It is the kubelet's port 10250 in miniature, with the same trust model:
 
@@ -8,9 +8,9 @@ It is the kubelet's port 10250 in miniature, with the same trust model:
   dockyard cluster only the API server holds such a certificate
   (``pki/apiserver-kubelet-client.crt``), so a node, a pod or a user with a bearer token gets
   nothing here: the handshake fails before any HTTP is spoken. There is no unauthenticated route
-  at all, not even a health check, and the Docker socket is never exposed: the routes
+  at all, not even ``/healthz``, and the Docker socket is never exposed: the routes
   (:mod:`agent.streaming`) only read logs of, and exec into or attach to, containers carrying this agent's
-  own labels.
+  own labels, and :mod:`agent.nodeinfo` only reports.
 * **Who is answering**: the serving certificate is self-signed and pinned by the API server
   through the Node annotation (:mod:`agent.servingcert`).
 
@@ -30,9 +30,12 @@ import threading
 import time
 
 import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from agent.config import AgentConfig
 from agent.labels import Owner
+from agent.nodeinfo import PodsSource, node_routes
 from agent.portforward.server import PortForwarder
 from agent.runtime.streams import ContainerStreams
 from agent.servingcert import ensure_serving_cert
@@ -51,7 +54,7 @@ class EndpointError(RuntimeError):
 
 class AgentEndpoint:
     def __init__(self, config: AgentConfig, owner: Owner, ca_pem: str,
-                 streams: ContainerStreams | None = None) -> None:
+                 streams: ContainerStreams | None = None, pods: PodsSource = list) -> None:
         self.host, self._requested_port = parse_listen(config.listen)
         self._cert = ensure_serving_cert(config.state_dir, config.node_name,
                                          [h for h in (config.node_ip, self.host) if h])
@@ -61,6 +64,7 @@ class AgentEndpoint:
             self._client_ca.write_text(ca_pem)
         self._streams = streams or ContainerStreams.connect(owner, config.docker_host)
         self._port_forwarder = PortForwarder(self._streams)
+        self._pods = pods
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._port: int | None = None
@@ -79,8 +83,10 @@ class AgentEndpoint:
     def start(self) -> AgentEndpoint:
         sock = self._bind()
         self._port = sock.getsockname()[1]
+        app = Starlette(routes=[*node_routes(self._pods),
+                                Mount("", app=streaming_app(self._streams, self._port_forwarder))])
         self._server = uvicorn.Server(uvicorn.Config(
-            streaming_app(self._streams, self._port_forwarder), lifespan="off", log_config=None, log_level="warning",
+            app, lifespan="off", log_config=None, log_level="warning",
             access_log=False, timeout_graceful_shutdown=SHUTDOWN_GRACE,
             ssl_certfile=str(self._cert.cert_file), ssl_keyfile=str(self._cert.key_file),
             ssl_ca_certs=str(self._client_ca), ssl_cert_reqs=ssl.CERT_REQUIRED,

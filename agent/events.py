@@ -80,7 +80,7 @@ class EventRecorder:
         involved = {"kind": "Pod", "apiVersion": "v1", "namespace": meta.get("namespace"), "name": meta["name"],
                     "uid": meta["uid"], "resourceVersion": meta.get("resourceVersion")}
         if container:
-            involved["fieldPath"] = f"spec.containers{{{container}}}"
+            involved["fieldPath"] = f"spec.{_container_group(pod, container)}{{{container}}}"
         self._queue.put((self._record, (meta.get("namespace") or "default", meta["name"], involved, reason, message,
                                         now_rfc3339())))
 
@@ -133,3 +133,13 @@ class EventRecorder:
     def _forget(self, uid: str) -> None:
         for key in [k for k in self._seen if k[0] == uid]:
             del self._seen[key]
+
+
+def _container_group(pod: dict, container: str) -> str:
+    """Which list of the pod spec names the container, as the kubelet's field paths say
+    (``spec.ephemeralContainers{debugger}`` for what ``kubectl debug`` added)."""
+    spec = pod.get("spec") or {}
+    for group in ("initContainers", "ephemeralContainers"):
+        if any(c.get("name") == container for c in spec.get(group) or []):
+            return group
+    return "containers"

@@ -82,7 +82,8 @@ class Agent:
         self.events = EventRecorder(self.api, config.node_name)
         self.prober = ProbeManager(self.runtime.exec_in, self.events.pod, wake=self.wake)
         self.endpoint = AgentEndpoint(config, self.owner, self.cluster.ca_pem,
-                                      streams=ContainerStreams.connect(self.owner, config.docker_host))
+                                      streams=ContainerStreams.connect(self.owner, config.docker_host),
+                                      pods=lambda: self.pods.pods() if self.pods is not None else [])
         self.heartbeat = Heartbeat(self.api, config.heartbeat_interval, self._not_ready)
         self.host_networking = self._host_networking()
         self._stop = threading.Event()

@@ -90,6 +90,12 @@ class PodWorker:
                 self._pod = pod
         self._wake.set()
 
+    @property
+    def pod(self) -> dict | None:
+        """The newest version of the pod seen; None once it is gone from the API."""
+        with self._lock:
+            return self._pod
+
     def wake(self) -> None:
         self._wake.set()
 
@@ -188,8 +194,11 @@ class PodWorker:
                 self.runtime.ensure_volume(name, self.uid, in_memory)
             self._ensure_image(pod, self.ctx.pause_image, ImagePullPolicy.IF_NOT_PRESENT.value, None, quiet=True)
             ensure_pod_network(self.runtime, self.ctx.network)  # back if someone removed it meanwhile
-            sandbox = self.addresses.create_with_address(
-                lambda address: self.runtime.create_sandbox(build_sandbox(self.ctx, pod, attempt, address)))
+            if pod["spec"].get("hostNetwork"):  # the machine's network: no pod IP to take
+                sandbox = self.runtime.create_sandbox(build_sandbox(self.ctx, pod, attempt))
+            else:
+                sandbox = self.addresses.create_with_address(
+                    lambda address: self.runtime.create_sandbox(build_sandbox(self.ctx, pod, attempt, address)))
         except (ContainerRuntimeError, PodCIDRFull) as error:
             self.events.pod(pod, EventReason.FAILED_CREATE_SANDBOX, str(error))
             self._sandbox_failure = StartFailure(ContainerWaitingReason.CONTAINER_CREATING, str(error),
@@ -199,12 +208,14 @@ class PodWorker:
         return sandbox
 
     def _start(self, pod: dict, sandbox: ObservedContainer, start: Start) -> Waiting | None:
-        container = next(c for c in pod["spec"]["containers"] if c["name"] == start.name)
+        group = "ephemeralContainers" if start.ephemeral else "containers"
+        container = next(c for c in pod["spec"][group] if c["name"] == start.name)
+        pod_ip = self.ctx.node_ip if pod["spec"].get("hostNetwork") else sandbox.ip or ""
         try:
             self._ensure_image(pod, container["image"], container.get("imagePullPolicy"), start.name)
-            spec = build_container(self.ctx, pod, container, sandbox_id=sandbox.id, pod_ip=sandbox.ip or "",
+            spec = build_container(self.ctx, pod, container, sandbox_id=sandbox.id, pod_ip=pod_ip,
                                    attempt=start.attempt, streak=start.streak, lookup=self._lookup,
-                                   resolv_conf=self._resolv_conf(pod))
+                                   resolv_conf=self._resolv_conf(pod), pid_target=start.pid_target)
             container_id = self.runtime.create_container(spec)
             self.events.pod(pod, EventReason.CREATED, f"Created container {start.name}", start.name)
             self.runtime.start(container_id)
@@ -218,7 +229,8 @@ class PodWorker:
             return Waiting(reason, str(error))
         self._start_failures.pop(start.name, None)
         self.events.pod(pod, EventReason.STARTED, f"Started container {start.name}", start.name)
-        self.prober.started(self.uid, pod, start.name, container_id, sandbox.ip or "")
+        if not start.ephemeral:  # no probes, no hooks: nothing for the prober to arm
+            self.prober.started(self.uid, pod, start.name, container_id, pod_ip)
         return None
 
     def _resolv_conf(self, pod: dict) -> str | None:

@@ -83,6 +83,12 @@ class PodWorkers:
             if uid not in self._workers:
                 self._new_worker(uid, None).start()
 
+    def pods(self) -> list[dict]:
+        """The pods the workers run now, each as last seen (the agent's ``/pods``)."""
+        with self._lock:
+            workers = list(self._workers.values())
+        return [pod for worker in workers if (pod := worker.pod) is not None]
+
     def wake(self, uid: str) -> None:
         with self._lock:
             worker = self._workers.get(uid)

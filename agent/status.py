@@ -6,6 +6,9 @@ before, ``restartCount`` from the attempt label; a container that is not running
 waiting (the planner's reasons: ``ContainerCreating``, ``CrashLoopBackOff``, ``ErrImagePull`` …),
 which is what ``kubectl get pods`` shows in its STATUS column.
 
+Ephemeral containers (``kubectl debug``) get their own list, ``ephemeralContainerStatuses``, and
+count for nothing else: neither the phase nor the Ready conditions look at them.
+
 The phase follows the kubelet's rules: any container waiting without ever having run → Pending;
 something running → Running; all stopped → Running again if they will restart, else Succeeded
 (all exit 0) or Failed. Condition timestamps only move when the condition's status changes.
@@ -60,7 +63,7 @@ class RawContainerStatus(TypedDict, total=False):
     state: Required[RawContainerState]
     lastState: Required[RawContainerState]
     ready: Required[bool]
-    started: Required[bool]
+    started: bool              # not for ephemeral containers, which have no startup probe
     restartCount: Required[int]
     image: Required[str]
     imageID: Required[str]
@@ -86,6 +89,7 @@ class RawPodStatus(TypedDict, total=False):
     hostIPs: Required[list[RawPodIP]]
     startTime: Required[str]
     containerStatuses: Required[list[RawContainerStatus]]
+    ephemeralContainerStatuses: list[RawContainerStatus]  # once kubectl debug added one
     qosClass: str              # the API server's, kept as it was
     podIP: str
     podIPs: list[RawPodIP]
@@ -133,6 +137,14 @@ def _status(spec: dict, latest: ObservedContainer | None, state: RawContainerSta
     if latest is not None and latest.state not in (RuntimeState.CREATED, RuntimeState.UNKNOWN):
         status["imageID"] = f"docker://{latest.image_id}" if latest.image_id else ""
         status["containerID"] = f"docker://{latest.id}"
+    return status
+
+
+def ephemeral_container_status(spec: dict, observed: ObservedPod, waiting: Waiting | None) -> RawContainerStatus:
+    """An ephemeral container's status: like any container's, but never ready and without
+    ``started``, as the kubelet reports it (no probe ever looks at it)."""
+    status = container_status(spec, observed, waiting, ready=False)
+    del status["started"]
     return status
 
 
@@ -184,7 +196,8 @@ def compute_pod_status(pod: dict, observed: ObservedPod, waiting: Mapping[str, W
             finished["ready"] = False
     sandbox = observed.sandbox
     sandbox_up = sandbox is not None and sandbox.running
-    pod_ip = sandbox.ip if sandbox is not None and sandbox.running else None
+    # a hostNetwork pod's address is its node's, as the kubelet reports it
+    pod_ip = (node_ip if pod["spec"].get("hostNetwork") else sandbox.ip) if sandbox_up and sandbox else None
     unready = [s["name"] for s in statuses if not s["ready"]]
     status = RawPodStatus(
         phase=phase.value,
@@ -194,6 +207,10 @@ def compute_pod_status(pod: dict, observed: ObservedPod, waiting: Mapping[str, W
         startTime=old.get("startTime") or format_rfc3339(now),
         containerStatuses=statuses,
     )
+    debuggers = pod["spec"].get("ephemeralContainers") or []
+    if debuggers:
+        status["ephemeralContainerStatuses"] = [ephemeral_container_status(c, observed, waiting.get(c["name"]))
+                                                for c in debuggers]
     if old.get("qosClass") is not None:
         status["qosClass"] = old["qosClass"]
     if pod_ip:

@@ -32,6 +32,12 @@ The rules, in Kubernetes' terms:
   with the image back-off; ``ErrImagePull`` first, then ``ImagePullBackOff`` while waiting.
 * **garbage** — of each container the newest two instances are kept (the current one and the one
   ``kubectl logs --previous`` reads); older dead ones are removed.
+* **ephemeral containers** (``kubectl debug``) — started once each, in the running sandbox, and
+  never again whatever the restart policy: one that exited stays exited (its logs readable), one
+  killed with its sandbox stays dead in the new one, as the kubelet does. With
+  ``targetContainerName`` it joins that container's PID namespace (unless the whole pod shares
+  one), so it waits, ``ContainerCreating``, until the target runs; a failed start is retried with
+  the image back-off, like any container's. A finished pod's running ones are stopped with it.
 """
 
 from __future__ import annotations
@@ -94,6 +100,10 @@ class Start:
     name: str
     attempt: int
     streak: int
+    ephemeral: bool = False
+    #: Docker id of the running container whose PID namespace this one joins (an ephemeral
+    #: container's ``targetContainerName``)
+    pid_target: str | None = None
 
 
 @dataclass(frozen=True)
@@ -140,11 +150,15 @@ def compute_pod_actions(pod: dict, observed: ObservedPod, *, now: datetime, back
     *currently running* instance."""
     spec = pod["spec"]
     containers = spec.get("containers") or []
+    ephemeral = spec.get("ephemeralContainers") or []
     sandbox = observed.sandbox
-    garbage = _garbage(observed, [c["name"] for c in containers])
+    garbage = _garbage(observed, [c["name"] for c in containers + ephemeral])
 
     if is_finished(pod, observed):
-        kills = (Kill(sandbox, KillReason.POD_COMPLETED, "pod completed"),) if sandbox and sandbox.running else ()
+        debuggers = [observed.latest(c["name"]) for c in ephemeral]
+        kills = tuple(Kill(c, KillReason.POD_COMPLETED, "pod completed") for c in debuggers if c and c.running)
+        if sandbox and sandbox.running:
+            kills += (Kill(sandbox, KillReason.POD_COMPLETED, "pod completed"),)
         return PodActions(kill=kills, remove=garbage)
 
     rules = _Rules(now, spec.get("restartPolicy", RestartPolicy.ALWAYS.value), backoff, image_backoff, start_failures)
@@ -163,6 +177,8 @@ def compute_pod_actions(pod: dict, observed: ObservedPod, *, now: datetime, back
                 steps.kills.append(Kill(latest, KillReason.UNHEALTHY, unhealthy[name]))
             continue
         steps.start_or_wait(container, latest, rules)
+    for container in ephemeral:
+        steps.start_ephemeral_or_wait(container, observed, rules, shared_pid=bool(spec.get("shareProcessNamespace")))
     return steps.actions()
 
 
@@ -226,13 +242,33 @@ class _Steps:
 
     def start_or_wait(self, container: dict, latest: ObservedContainer | None, rules: _Rules) -> None:
         """Start a container that is not running, or note why it waits and until when."""
-        decision = _start_or_wait(container, latest, rules)
+        self._take(container["name"], _start_or_wait(container, latest, rules), latest)
+
+    def start_ephemeral_or_wait(self, container: dict, observed: ObservedPod, rules: _Rules, *,
+                                shared_pid: bool) -> None:
+        """Start an ephemeral container that never ran; one that did is left as it is."""
+        name = container["name"]
+        latest = observed.latest(name)
+        if latest is not None and latest.state is not RuntimeState.CREATED:
+            return  # never restarted
+        target_name = None if shared_pid else container.get("targetContainerName")
+        target = observed.latest(target_name) if target_name else None
+        if target_name and (target is None or not target.running):
+            # its start (a Docker event) wakes the worker again
+            self.waiting[name] = Waiting(ContainerWaitingReason.CONTAINER_CREATING,
+                                         f'waiting for the target container "{target_name}" to run')
+            return
+        start = Start(name, 0, 0, ephemeral=True, pid_target=target.id if target else None)
+        self._take(name, _unless_start_failed(start, rules.now, rules.image_backoff, rules.start_failures.get(name)),
+                   latest)
+
+    def _take(self, name: str, decision: Start | _Wait | None, latest: ObservedContainer | None) -> None:
         if isinstance(decision, Start):
             if latest is not None and latest.state is RuntimeState.CREATED:
                 self.removals.append(latest.id)  # never started (agent died mid-way): make it anew
             self.starts.append(decision)
         elif decision is not None:
-            self.wait(container["name"], decision.waiting, decision.wake_in)
+            self.wait(name, decision.waiting, decision.wake_in)
 
     def wait(self, name: str, waiting: Waiting, wake_in: float) -> None:
         self.waiting[name] = waiting

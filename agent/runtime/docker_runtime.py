@@ -160,10 +160,11 @@ class DockerRuntime:
         for binding in spec.ports:
             ports.setdefault(f"{binding.container_port}/{binding.protocol}", []).append(
                 (binding.host_ip or "0.0.0.0", binding.host_port))
+        network = {"network_mode": "host"} if spec.host_network else {"network": spec.network}
         try:
             container = self.client.containers.create(
                 spec.image, name=spec.name, hostname=spec.hostname, labels=spec.labels, detach=True,
-                network=spec.network, ports=ports or None, ipc_mode="shareable",
+                ports=ports or None, ipc_mode="shareable", **network,
                 networking_config={spec.network: self.client.api.create_endpoint_config(
                     ipv4_address=spec.ipv4_address)} if spec.ipv4_address else None,
                 restart_policy={"Name": "no"},
@@ -192,8 +193,8 @@ class DockerRuntime:
             container = self.client.containers.create(
                 spec.image, name=spec.name, labels=spec.labels, detach=not spec.stdin_once,
                 entrypoint=spec.entrypoint, command=spec.command, environment=spec.env or None,
-                working_dir=spec.working_dir, network_mode=sandbox, ipc_mode=sandbox,
-                pid_mode=sandbox if spec.share_process_namespace else None,
+                working_dir=spec.working_dir, network_mode=sandbox,
+                ipc_mode="host" if spec.host_ipc else sandbox, pid_mode=_pid_mode(spec),
                 mounts=[_mount(m) for m in spec.mounts] or None, nano_cpus=spec.nano_cpus,
                 mem_limit=spec.memory_bytes, memswap_limit=spec.memory_bytes, tty=spec.tty,
                 stdin_open=spec.stdin_open, user=spec.user, privileged=spec.privileged,
@@ -390,6 +391,18 @@ def _docker_time(value: str | None) -> datetime | None:
     main, _, rest = value.rstrip("Z").partition(".")
     micros = (rest[:6] if rest else "0").ljust(6, "0")
     return datetime.strptime(f"{main}.{micros}", "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=timezone.utc)
+
+
+def _pid_mode(spec: ContainerSpec) -> str | None:
+    """The machine's (hostPID), else the pod's shared one (the sandbox's), else a debug target's,
+    else its own."""
+    if spec.host_pid:
+        return "host"
+    if spec.share_process_namespace:
+        return f"container:{spec.sandbox_id}"
+    if spec.pid_target:
+        return f"container:{spec.pid_target}"
+    return None
 
 
 def _mount(spec: MountSpec) -> Mount:

@@ -72,13 +72,16 @@ class MachineInfo(TypedDict):
 class SandboxSpec:
     name: str                   # Docker container name
     image: str
-    hostname: str
+    hostname: str | None        # None: the host's (a hostNetwork pod)
     network: str                # the cluster network the pod's IP comes from
     labels: dict[str, str]
     ipv4_address: str | None = None     # the pod IP, from the node's pod CIDR (agent.network.ipam)
     ports: tuple[PortBinding, ...] = ()
     extra_hosts: tuple[str, ...] = ()   # "name:ip" (hostAliases)
     shm_size: int | None = None
+    #: ``hostNetwork``: the machine's network namespace instead of the cluster network, no
+    #: address of its own, no published ports (the pod's ports are the host's already)
+    host_network: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,3 +108,7 @@ class ContainerSpec:
     read_only_rootfs: bool = False
     stop_signal: str | None = None
     share_process_namespace: bool = False   # the pod's shareProcessNamespace: join the sandbox's PID namespace
+    #: a container id whose PID namespace to join instead (an ephemeral container's target)
+    pid_target: str | None = None
+    host_pid: bool = False      # the pod's hostPID: the machine's PID namespace, before any of the above
+    host_ipc: bool = False      # the pod's hostIPC: the machine's IPC namespace instead of the sandbox's

@@ -255,7 +255,9 @@ def _security_context(context: dict | None, path: Path) -> list[Cause]:
     return causes
 
 
-def _container(container: dict, path: Path, volumes: set[str], grace: int | None, *, init: bool) -> list[Cause]:
+def container_common(container: dict, path: Path, volumes: set[str]) -> list[Cause]:
+    """``validateContainerCommon``: what every kind of container is checked for (regular, init and
+    ephemeral), everything but its name, probes, lifecycle hooks and restart policy."""
     causes = []
     if not container.get("image"):
         causes.append(fld.required(path.child("image")))
@@ -281,6 +283,15 @@ def _container(container: dict, path: Path, volumes: set[str], grace: int | None
         elif ".." in sub_path.split("/"):
             causes.append(fld.invalid(mount_path.child("subPath"), sub_path, "must not contain '..'"))
     causes += _resources(container.get("resources"), path.child("resources"))
+    causes += enum_value(container.get("imagePullPolicy"), PULL_POLICIES, path.child("imagePullPolicy"))
+    causes += enum_value(container.get("terminationMessagePolicy"), TERMINATION_MESSAGE_POLICIES,
+                         path.child("terminationMessagePolicy"))
+    causes += _security_context(container.get("securityContext"), path.child("securityContext"))
+    return causes
+
+
+def _container(container: dict, path: Path, volumes: set[str], grace: int | None, *, init: bool) -> list[Cause]:
+    causes = container_common(container, path, volumes)
     sidecar = init and container.get("restartPolicy") == "Always"
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
         if init and not sidecar and container.get(probe) is not None:
@@ -294,15 +305,11 @@ def _container(container: dict, path: Path, volumes: set[str], grace: int | None
         handler = (container.get("lifecycle") or {}).get(hook)
         if handler is not None:
             causes += _handler(handler, path.child("lifecycle", hook), grace)
-    causes += enum_value(container.get("imagePullPolicy"), PULL_POLICIES, path.child("imagePullPolicy"))
-    causes += enum_value(container.get("terminationMessagePolicy"), TERMINATION_MESSAGE_POLICIES,
-                    path.child("terminationMessagePolicy"))
     if container.get("restartPolicy") is not None and (not init or container["restartPolicy"] != "Always"):
         if init:
             causes.append(fld.not_supported(path.child("restartPolicy"), container["restartPolicy"], ("Always",)))
         else:
             causes.append(fld.forbidden(path.child("restartPolicy"), "may not be set for non-init containers"))
-    causes += _security_context(container.get("securityContext"), path.child("securityContext"))
     return causes
 
 

@@ -53,6 +53,15 @@ class CauseType(str, Enum):
     UNKNOWN_FIELD = "FieldValueUnknown"
 
 
+#: reasons whose Kubernetes constructors (``NewNotFound``, ``NewConflict``, ``NewForbidden``,
+#: ``NewInvalid``, ``NewGenericServerResponse`` …) always set ``details``, empty or not. Clients
+#: read it without a nil check: kubectl 1.32's ``debug`` reads ``details.name`` of any 404 to tell
+#: "no such pod" from "no ephemeralcontainers subresource", and crashed on a Status without it.
+ALWAYS_DETAILED = frozenset({StatusReason.NOT_FOUND, StatusReason.ALREADY_EXISTS, StatusReason.CONFLICT,
+                             StatusReason.FORBIDDEN, StatusReason.INVALID, StatusReason.METHOD_NOT_ALLOWED,
+                             StatusReason.INTERNAL_ERROR})
+
+
 @dataclass(frozen=True)
 class Cause:
     """One problem with one field; ``field`` is a Kubernetes field path like ``spec.containers[0].name``."""
@@ -109,7 +118,7 @@ class ApiError(Exception):
             "reason": self.reason.value,
             "code": self.code,
         }
-        if details:
+        if details or self.reason in ALWAYS_DETAILED:
             status["details"] = details
         return status
 

@@ -162,3 +162,27 @@ def immutable(new: Any, old: Any, path: Path, shown: Any = None) -> list[Cause]:
     if new != old:
         return [invalid(path, new if shown is None else shown, "field is immutable")]
     return []
+
+
+def value_diff(old: Any, new: Any, path: str) -> list[str]:
+    """What changed between two wire values, one ``  path: old -> new`` line per change (values
+    as compact JSON): the detail Kubernetes appends to "may not change" errors, where it prints
+    ``cmp.Diff`` of the Go structs."""
+    lines: list[str] = []
+    _diff(old, new, path, lines)
+    return lines
+
+
+def _diff(old: Any, new: Any, path: str, out: list[str]) -> None:
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new)):
+            _diff(old.get(key), new.get(key), f"{path}.{key}", out)
+    elif isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        for i, (a, b) in enumerate(zip(old, new)):
+            _diff(a, b, f"{path}[{i}]", out)
+    elif old != new:
+        out.append(f"  {path}: {_compact(old)} -> {_compact(new)}")
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)

@@ -14,8 +14,6 @@ lives in :func:`validate_pod_update` and a plain update may use it too.
 
 from __future__ import annotations
 
-import json
-from typing import Any
 
 from orchestrator.api import field as fld
 from orchestrator.api import names, quantity
@@ -27,6 +25,7 @@ from orchestrator.api.container_validation import (
     validate_containers,
     validate_ip,
 )
+from orchestrator.api.ephemeral_validation import NOT_IN_TEMPLATE, validate_ephemeral_containers
 from orchestrator.api.errors import Cause
 from orchestrator.api.field import Path
 from orchestrator.api.meta_validation import validate_annotations, validate_labels
@@ -156,6 +155,7 @@ def validate_tolerations(tolerations: list[dict] | None, path: Path) -> list[Cau
 def validate_pod_spec(spec: dict, path: Path, *, is_pod: bool) -> list[Cause]:
     volumes, causes = validate_volumes(spec.get("volumes"), path.child("volumes"))
     causes += validate_containers(spec, path, volumes, is_pod=is_pod)
+    causes += validate_ephemeral_containers(spec, path.child("ephemeralContainers"), volumes)
     causes += enum_value(spec.get("restartPolicy"), RESTART_POLICIES, path.child("restartPolicy"))
     causes += enum_value(spec.get("dnsPolicy"), DNS_POLICIES, path.child("dnsPolicy"))
     if spec.get("dnsPolicy") == "None" and not spec.get("dnsConfig"):
@@ -194,25 +194,12 @@ def validate_pod_template(template: dict | None, path: Path) -> list[Cause]:
     causes = validate_labels(meta.get("labels"), path.child("metadata", "labels"))
     causes += validate_annotations(meta.get("annotations"), path.child("metadata", "annotations"))
     causes += validate_pod_spec(template.get("spec") or {}, path.child("spec"), is_pod=False)
+    if (template.get("spec") or {}).get("ephemeralContainers"):
+        causes.append(fld.forbidden(path.child("spec", "ephemeralContainers"), NOT_IN_TEMPLATE))
     return causes
 
 
 # ── updates ──────────────────────────────────────────────────────────────────────────────────
-
-
-def _diff(old: Any, new: Any, path: str, out: list[str]) -> None:
-    if isinstance(old, dict) and isinstance(new, dict):
-        for key in sorted(set(old) | set(new)):
-            _diff(old.get(key), new.get(key), f"{path}.{key}", out)
-    elif isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        for i, (a, b) in enumerate(zip(old, new)):
-            _diff(a, b, f"{path}[{i}]", out)
-    elif old != new:
-        out.append(f"  {path}: {_json(old)} -> {_json(new)}")
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
 def validate_pod_update(new: dict, old: dict) -> list[Cause]:
@@ -253,8 +240,7 @@ def validate_pod_update(new: dict, old: dict) -> list[Cause]:
     if not old_spec.get("nodeName") and new_spec.get("nodeName"):
         _restore(munged, old_spec, "nodeName")  # binding (see the module docstring)
     if munged != old_spec:
-        lines: list[str] = []
-        _diff(old_spec, munged, "spec", lines)
+        lines = fld.value_diff(old_spec, munged, "spec")
         causes.append(fld.forbidden(spec_path, POD_UPDATE_FORBIDDEN + "\n" + "\n".join(lines)))
     return causes
 

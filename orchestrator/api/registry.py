@@ -55,6 +55,10 @@ class ResourceKind:
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
 
+#: the subresource that passes HTTP through to a pod, a Service's endpoint or a node's agent
+#: (``pods/x/proxy/…``): the only one whose path goes on after its name
+PROXY = "proxy"
+
 _STATUS = frozenset({"status"})
 _SCALABLE = frozenset({"status", "scale"})
 _NONE: frozenset[str] = frozenset()
@@ -63,15 +67,16 @@ KINDS: tuple[ResourceKind, ...] = (
     ResourceKind("Namespace", "", "v1", "namespaces", "namespace", False, ("ns",), (),
                  Namespace, frozenset({"status", "finalize"}), False),
     ResourceKind("Node", "", "v1", "nodes", "node", False, ("no",), (),
-                 Node, _STATUS, False),
+                 Node, frozenset({"status", PROXY}), False),
     ResourceKind("Pod", "", "v1", "pods", "pod", True, ("po",), ("all",),
-                 Pod, frozenset({"status", "log", "exec", "attach", "portforward", "binding", "eviction"}), False),
+                 Pod, frozenset({"status", "log", "exec", "attach", "portforward", "binding", "eviction", PROXY,
+                                 "ephemeralcontainers"}), False),
     ResourceKind("ReplicaSet", "apps", "v1", "replicasets", "replicaset", True, ("rs",), ("all",),
                  ReplicaSet, _SCALABLE, True),
     ResourceKind("Deployment", "apps", "v1", "deployments", "deployment", True, ("deploy",), ("all",),
                  Deployment, _SCALABLE, True),
     ResourceKind("Service", "", "v1", "services", "service", True, ("svc",), ("all",),
-                 Service, _STATUS, False),
+                 Service, frozenset({"status", PROXY}), False),
     ResourceKind("Endpoints", "", "v1", "endpoints", "endpoints", True, ("ep",), (),
                  Endpoints, _NONE, False),
     ResourceKind("EndpointSlice", "discovery.k8s.io", "v1", "endpointslices", "endpointslice", True, (), (),

@@ -24,6 +24,7 @@ from typing import Callable
 from orchestrator.api import errors
 from orchestrator.api import field as fld
 from orchestrator.api import names
+from orchestrator.api.ephemeral_validation import CANNOT_BE_SET_ON_CREATE, validate_ephemeral_containers_update
 from orchestrator.api.errors import Cause
 from orchestrator.api.field import Path
 from orchestrator.api.meta_validation import (
@@ -46,22 +47,24 @@ _NAME_RULES: dict[str, names.NameValidator] = {
 }
 
 
-def validate(rk: ResourceKind, obj: dict, old: dict | None = None) -> None:
-    """Raise ``errors.invalid`` listing every problem with ``obj`` (``old``: the stored version)."""
-    causes = validation_causes(rk, obj, old)
+def validate(rk: ResourceKind, obj: dict, old: dict | None = None, subresource: str | None = None) -> None:
+    """Raise ``errors.invalid`` listing every problem with ``obj`` (``old``: the stored version;
+    ``subresource``: the one written through, when it has rules of its own)."""
+    causes = validation_causes(rk, obj, old, subresource)
     if causes:
         name = (obj.get("metadata") or {}).get("name") or ""
         raise errors.invalid(rk.kind, rk.group, name, causes)
 
 
-def validation_causes(rk: ResourceKind, obj: dict, old: dict | None = None) -> list[Cause]:
+def validation_causes(rk: ResourceKind, obj: dict, old: dict | None = None,
+                      subresource: str | None = None) -> list[Cause]:
     """The causes :func:`validate` would raise with (empty when ``obj`` is valid)."""
     meta = obj.get("metadata") or {}
     name_rule = _NAME_RULES.get(rk.kind, names.name_is_dns_subdomain)
     causes = validate_object_meta(meta, namespaced=rk.namespaced, name_fn=name_rule)
     if old is not None:
         causes += validate_object_meta_update(meta, old.get("metadata") or {})
-    kind_rule = _KIND_RULES.get(rk.kind)
+    kind_rule = _SUBRESOURCE_RULES.get((rk.kind, subresource)) or _KIND_RULES.get(rk.kind)
     if kind_rule is not None:
         causes += kind_rule(obj, old)
     return causes
@@ -71,9 +74,21 @@ def validation_causes(rk: ResourceKind, obj: dict, old: dict | None = None) -> l
 
 
 def _pod(obj: dict, old: dict | None) -> list[Cause]:
-    causes = validate_pod_spec(obj.get("spec") or {}, Path("spec"), is_pod=True)
+    spec = obj.get("spec") or {}
+    causes = validate_pod_spec(spec, Path("spec"), is_pod=True)
     if old is not None:
         causes += validate_pod_update(obj, old)
+    elif spec.get("ephemeralContainers"):
+        # they are added to a running pod through the ephemeralcontainers subresource only
+        causes.append(fld.forbidden(Path("spec").child("ephemeralContainers"), CANNOT_BE_SET_ON_CREATE))
+    return causes
+
+
+def _pod_ephemeral_containers(obj: dict, old: dict | None) -> list[Cause]:
+    """``pods/{name}/ephemeralcontainers``: the pod as it would be, and only additions."""
+    causes = validate_pod_spec(obj.get("spec") or {}, Path("spec"), is_pod=True)
+    if old is not None:
+        causes += validate_ephemeral_containers_update(obj, old)
     return causes
 
 
@@ -343,4 +358,10 @@ _KIND_RULES: dict[str, Callable[[dict, dict | None], list[Cause]]] = {
     "Event": _event,
     "ConfigMap": _config_map,
     "Secret": _secret,
+}
+
+#: writes through a subresource whose rules replace the kind's (the merge in
+#: ``orchestrator.apiserver.objects`` has already kept everything else as it was)
+_SUBRESOURCE_RULES: dict[tuple[str, str | None], Callable[[dict, dict | None], list[Cause]]] = {
+    ("Pod", "ephemeralcontainers"): _pod_ephemeral_containers,
 }

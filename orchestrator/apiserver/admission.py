@@ -67,7 +67,7 @@ def privileged_causes(spec: dict, path: str) -> list[Cause]:
     for flag in ("hostNetwork", "hostPID", "hostIPC"):
         if spec.get(flag):
             causes.append(Cause(CauseType.FIELD_VALUE_FORBIDDEN, f"{path}.{flag}", f"Forbidden: {_PRIVILEGED_HINT}"))
-    for group in ("initContainers", "containers"):
+    for group in ("initContainers", "containers", "ephemeralContainers"):
         for index, container in enumerate(spec.get(group) or []):
             if (container.get("securityContext") or {}).get("privileged"):
                 causes.append(Cause(CauseType.FIELD_VALUE_FORBIDDEN,

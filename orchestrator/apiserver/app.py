@@ -1,7 +1,8 @@
 """The ASGI application: one dispatcher in front of discovery, OpenAPI, health and resources.
 
 Every request passes the same gate, in this order: body size (413 over the limit, before
-anything is parsed), authentication (401; a token-less GET of a public object such as
+anything is parsed; a ``proxy`` subresource's body is not the API's, and streams through to the
+app unread, whatever its size), authentication (401; a token-less GET of a public object such as
 ``kube-public/cluster-info`` proceeds as ``system:anonymous``), then routing. A resource request
 is then resolved into its :class:`~orchestrator.apiserver.requestinfo.RequestInfo` (verb,
 resource, subresource, namespace, name, selectors) and authorized (403) here, in one place, before
@@ -11,9 +12,10 @@ every authenticated caller, as Kubernetes' ``system:discovery`` role opens them.
 are :class:`~orchestrator.api.errors.ApiError` and leave as ``metav1.Status`` JSON; an unexpected
 exception becomes a 500 Status and is logged with its traceback, never a bare HTML page.
 Besides the Kubernetes paths there is one of our own, the join exchange
-(:mod:`orchestrator.apiserver.join`). WebSocket requests (``kubectl exec``, ``attach``) pass the same token
-gate, resolver and authorizer, then go to :meth:`ResourceHandlers.remote_command_socket`; a refusal is the
-handshake's HTTP answer, a ``metav1.Status`` as for any other request.
+(:mod:`orchestrator.apiserver.join`). WebSocket requests (``kubectl exec``, ``attach``, an app's WebSocket
+through a ``proxy`` subresource) pass the same token gate, resolver and authorizer, then go to
+:meth:`ResourceHandlers.remote_command_socket`; a refusal is the handshake's HTTP answer, a ``metav1.Status``
+as for any other request.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from http import HTTPMethod
-from typing import Callable
+from typing import Callable, Mapping, Sequence
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -31,7 +33,8 @@ from starlette.websockets import WebSocket
 
 from orchestrator.api import errors
 from orchestrator.api.bootstrap import JOIN_PATH
-from orchestrator.apiserver import discovery, openapi
+from orchestrator.api.registry import PROXY
+from orchestrator.apiserver import discovery, health, openapi, protobuf
 from orchestrator.apiserver.auth import ANONYMOUS_GET_PATHS, PUBLIC_PATHS, authorize_request, bearer_token
 from orchestrator.apiserver.handlers import ResourceHandlers, json_response
 from orchestrator.apiserver.join import JoinEndpoint
@@ -50,12 +53,13 @@ Authenticator = Callable[[str], Identity | None]
 
 class ApiServerApp:
     def __init__(self, handlers: ResourceHandlers, authenticate: Authenticator, *,
-                 ready: Callable[[], bool] = lambda: True, join: JoinEndpoint | None = None,
+                 health_checks: Mapping[health.Endpoint, Sequence[health.Check]] | None = None,
+                 join: JoinEndpoint | None = None,
                  more_metrics: Callable[[], list[str]] = list) -> None:
         self.handlers = handlers
         self.authenticate = authenticate
         self.join = join
-        self.ready = ready
+        self.health = health_checks or {endpoint: [health.PING] for endpoint in health.Endpoint}
         #: series of the rest of the process (the controllers'), appended to ``/metrics``
         self.more_metrics = more_metrics
         self.metrics = Metrics()
@@ -68,8 +72,9 @@ class ApiServerApp:
         started = time.perf_counter()
         resource = "nonresource"
         try:
-            await self._read_body(request)
             path = request.url.path.rstrip("/") or "/"
+            if not _proxied(path):
+                await self._read_body(request)
             token = bearer_token(request.headers.get("authorization"))
             if token is None and request.method == "GET" and path in ANONYMOUS_GET_PATHS:
                 request.state.identity = anonymous_identity()
@@ -85,6 +90,7 @@ class ApiServerApp:
             log.exception("internal error serving %s %s", request.method, request.url.path)
             internal = errors.internal("an internal error occurred; see the server log for details")
             response = json_response(internal.to_status(), internal.code)
+        response = protobuf.answer(request.headers.get("accept"), response)
         self.metrics.observe(request.method, resource, response.status_code, time.perf_counter() - started)
         return response
 
@@ -104,10 +110,11 @@ class ApiServerApp:
         request._body = b"".join(chunks)  # starlette's cache: later request.body() calls read this
 
     async def _route(self, request: Request, path: str) -> tuple[Response, str]:
-        if path in ("/healthz", "/livez"):
-            return PlainTextResponse("ok"), "nonresource"
-        if path == "/readyz":
-            return (PlainTextResponse("ok") if self.ready() else PlainTextResponse("not ready", 503)), "nonresource"
+        if (checked := health.route(path)) is not None:
+            endpoint, single = checked
+            result = health.answer(endpoint, self.health[endpoint], single, "verbose" in request.query_params,
+                                   request.query_params.getlist("exclude"))
+            return PlainTextResponse(result.text, result.status), "nonresource"
         if path == "/version":
             return json_response(discovery.version_info()), "nonresource"
         if path == "/metrics":
@@ -163,6 +170,14 @@ def _resource_target(segments: list[str]) -> Target:
     if target is None:
         raise _not_found()
     return target
+
+
+def _proxied(path: str) -> bool:
+    """Whether ``path`` is a ``proxy`` subresource's (``…/pods/x/proxy/…``)."""
+    try:
+        return _resource_target([s for s in path.split("/") if s]).subresource == PROXY
+    except errors.ApiError:
+        return False
 
 
 def _not_found() -> errors.ApiError:

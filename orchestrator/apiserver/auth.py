@@ -16,7 +16,9 @@ Authorization follows the shape of Kubernetes' Node authorizer, simplified:
   ``fieldSelector=spec.nodeName=<name>``; create and update Events anywhere; read Services,
   Endpoints and EndpointSlices (it runs the service proxy) and Namespaces; read the ConfigMaps
   and Secrets that its pods reference; create and renew its heartbeat Lease in
-  ``kube-node-lease``. Anything else is 403 with Kubernetes' wording.
+  ``kube-node-lease``. It may not use any ``proxy`` subresource (Kubernetes' node rules grant
+  none: a node's credentials must not reach into other nodes' pods). Anything else is 403 with
+  Kubernetes' wording.
 
 Authorization runs once per request, before any handler: the app resolves the request into a
 :class:`~orchestrator.apiserver.requestinfo.RequestInfo` and :func:`authorize_request` turns it
@@ -33,7 +35,7 @@ from orchestrator.api import errors
 from orchestrator.api.bootstrap import CLUSTER_INFO_NAME, CLUSTER_INFO_NAMESPACE, CLUSTER_INFO_PATH
 from orchestrator.api.coordination import NODE_LEASE_NAMESPACE
 from orchestrator.api.options import ListOptions
-from orchestrator.api.registry import ResourceKind, kind_for
+from orchestrator.api.registry import PROXY, ResourceKind, kind_for
 from orchestrator.apiserver.reader import ObjectReader
 from orchestrator.apiserver.requestinfo import READ_VERBS, RequestInfo, Verb
 from orchestrator.cluster.identity import Identity
@@ -116,6 +118,8 @@ def _public(attrs: Attributes) -> bool:
 
 def _node_may(node: str, attrs: Attributes, api: ObjectReader) -> bool:
     kind, verb = attrs.rk.kind, attrs.verb
+    if attrs.subresource == PROXY:
+        return False
     if kind == "Node":
         return verb in READ_VERBS or (attrs.name == node and verb in (Verb.CREATE, Verb.UPDATE, Verb.PATCH)) \
             or (verb is Verb.CREATE and attrs.name is None)

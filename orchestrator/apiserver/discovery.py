@@ -5,15 +5,15 @@ classic documents served here: ``/api`` (APIVersions), ``/apis`` (APIGroupList),
 APIResourceList per group version, generated from the kind registry so a new kind appears in
 ``kubectl api-resources`` without touching this module. Subresources are listed as
 ``pods/status``, ``deployments/scale`` (as ``autoscaling/v1`` Scale), ``pods/eviction`` (as
-``policy/v1`` Eviction) and so on, which is how ``kubectl scale``, ``kubectl logs`` and
-``kubectl drain`` find them.
+``policy/v1`` Eviction), ``services/proxy`` (as ServiceProxyOptions) and so on, which is how
+``kubectl scale``, ``kubectl logs`` and ``kubectl drain`` find them.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from orchestrator.api.registry import KINDS, ResourceKind
+from orchestrator.api.registry import KINDS, PROXY, ResourceKind
 
 #: the Kubernetes release whose API dockyard follows (kubectl warns on a skew of more than one)
 KUBERNETES_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-dockyard"}
@@ -21,7 +21,8 @@ KUBERNETES_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-dockya
 OBJECT_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 _SUBRESOURCE_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"], "log": ["get"],
                       "exec": ["create", "get"], "attach": ["create", "get"], "portforward": ["create", "get"],
-                      "eviction": ["create"]}
+                      "eviction": ["create"], PROXY: ["create", "delete", "get", "patch", "update"],
+                      "ephemeralcontainers": ["get", "patch", "update"]}
 
 
 def version_info() -> dict:
@@ -90,6 +91,8 @@ def _subresource_entry(rk: ResourceKind, sub: str) -> dict:
         entry["kind"] = f"Pod{sub.capitalize()}Options"
     if sub == "portforward":
         entry["kind"] = "PodPortForwardOptions"
+    if sub == PROXY:
+        entry["kind"] = f"{rk.kind}ProxyOptions"  # PodProxyOptions, ServiceProxyOptions, NodeProxyOptions
     if sub == "eviction":
         # kubectl drain posts Evictions only when discovery names this group and version
         entry.update(group="policy", version="v1", kind="Eviction")

@@ -8,16 +8,17 @@ the authorizer can make, so no branch here can be reached unauthorized; and they
 selectors the authorizer saw (``RequestInfo.list_options``), never on a second reading of the query.
 
 Nothing here knows a particular kind except the few subresources (``scale``, ``log``, ``exec``,
-``attach``, ``portforward``, ``binding``, ``eviction``) that have their own shape; logs, exec and
-port-forward are relayed to the pod's node agent by the hooks :mod:`orchestrator.apiserver.nodeproxy`
-provides.
+``attach``, ``portforward``, ``binding``, ``eviction``, ``proxy``) that have their own shape; logs,
+exec and port-forward are relayed to the pod's node agent by the hooks
+:mod:`orchestrator.apiserver.nodeproxy` provides, ``proxy`` requests by
+:mod:`orchestrator.apiserver.resourceproxy`.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import AsyncIterator, Awaitable, Callable, Mapping
+from typing import AsyncIterator, Awaitable, Callable, Mapping, Protocol
 
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
@@ -26,6 +27,8 @@ from starlette.websockets import WebSocket
 
 from orchestrator.api import errors
 from orchestrator.api.options import ListOptions, PatchType
+from orchestrator.api.registry import PROXY
+from orchestrator.api.wire import DELETE_OPTIONS
 from orchestrator.api.remotecommand import StreamVerb
 from orchestrator.apiserver.auth import Authorized
 from orchestrator.apiserver.binding import bind, success_status
@@ -35,6 +38,7 @@ from orchestrator.apiserver.negotiation import (
 )
 from orchestrator.apiserver.nodeproxy import plan_remote_command
 from orchestrator.apiserver.objects import ObjectAPI, Written, apply_patch
+from orchestrator.apiserver.protobuf import body_type
 from orchestrator.apiserver.requestinfo import Verb
 from orchestrator.apiserver.routing import Target
 from orchestrator.apiserver.scale import replicas_from_scale, scale_of
@@ -47,6 +51,14 @@ LogStreamer = Callable[[Request, dict], Awaitable[Response]]
 RemoteCommand = Callable[[WebSocket, dict, StreamVerb], Awaitable[None]]
 #: ``kubectl port-forward``: relay the client's SPDY session to the pod's node agent
 PortForward = Callable[[WebSocket, dict], Awaitable[None]]
+
+
+class Proxy(Protocol):
+    """``pods/x/proxy/…``, ``services/x/proxy/…``, ``nodes/x/proxy/…``: the request passed through."""
+
+    async def serve(self, request: Request, target: Target) -> Response: ...
+
+    async def serve_websocket(self, websocket: WebSocket, target: Target) -> None: ...
 
 
 def json_response(obj: Mapping[str, object], status: int = 200, warnings: list[str] | None = None) -> Response:
@@ -66,12 +78,14 @@ def _not_allowed(request: Request, target: Target) -> errors.ApiError:
 
 class ResourceHandlers:
     def __init__(self, api: ObjectAPI, hub: WatchHub, log_streamer: LogStreamer | None = None,
-                 remote_command: RemoteCommand | None = None, port_forward: PortForward | None = None) -> None:
+                 remote_command: RemoteCommand | None = None, port_forward: PortForward | None = None,
+                 proxy: Proxy | None = None) -> None:
         self.api = api
         self.hub = hub
         self.log_streamer = log_streamer
         self.remote_command = remote_command
         self.port_forward = port_forward
+        self.proxy = proxy
 
     async def handle(self, request: Request, authorized: Authorized) -> Response:
         """Serve an authorized resource request: the subresources with a shape of their own
@@ -89,6 +103,10 @@ class ResourceHandlers:
                 return await self._delete_collection(request, target, info.list_options())
             raise _not_allowed(request, target)
         name = target.name
+        if target.subresource == PROXY:
+            if self.proxy is None:
+                raise errors.bad_request("this API server has no way to proxy requests")
+            return await self.proxy.serve(request, target)
         if info.stream is not None:
             return await self._remote_command_without_websocket(request, target, name, info.stream)
         if info.port_forward:
@@ -165,14 +183,15 @@ class ResourceHandlers:
     # -- writes ----------------------------------------------------------------------------
 
     @staticmethod
-    async def _object_body(request: Request) -> dict:
-        return decode_body(await request.body(), request.headers.get("content-type"))
+    async def _object_body(request: Request, target: Target) -> dict:
+        """The body of a write to ``target``: JSON, YAML or protobuf (kubectl's typed clients)."""
+        return decode_body(await request.body(), request.headers.get("content-type"), into=body_type(target))
 
     @staticmethod
     async def _optional_body(request: Request) -> dict | None:
         """DELETE may carry a DeleteOptions body (kubectl sends one) or none at all."""
         raw = await request.body()
-        return decode_body(raw, request.headers.get("content-type")) if raw.strip() else None
+        return decode_body(raw, request.headers.get("content-type"), into=DELETE_OPTIONS) if raw.strip() else None
 
     @staticmethod
     def _written(written: Written, params: WriteParams, status: int = 200) -> Response:
@@ -180,13 +199,13 @@ class ResourceHandlers:
 
     async def _create(self, request: Request, target: Target) -> Response:
         params = write_params(request.query_params)
-        written = self.api.create(target.rk, target.namespace, await self._object_body(request),
+        written = self.api.create(target.rk, target.namespace, await self._object_body(request, target),
                                   strict=params.strict, dry_run=params.dry_run)
         return self._written(written, params, 201)
 
     async def _update(self, request: Request, target: Target, name: str) -> Response:
         params = write_params(request.query_params)
-        body = await self._object_body(request)
+        body = await self._object_body(request, target)
         if target.subresource == "scale":
             return self._set_replicas(target, name, replicas_from_scale(body), params,
                                       body.get("metadata", {}).get("resourceVersion"))
@@ -235,12 +254,12 @@ class ResourceHandlers:
     async def _bind(self, request: Request, target: Target, name: str) -> Response:
         """``POST pods/{name}/binding``: how a scheduler assigns a pod to a node."""
         params = write_params(request.query_params)
-        bind(self.api, target.namespace, name, await self._object_body(request), dry_run=params.dry_run)
+        bind(self.api, target.namespace, name, await self._object_body(request, target), dry_run=params.dry_run)
         return json_response(success_status(), 201)
 
     async def _evict(self, request: Request, target: Target, name: str) -> Response:
         """``POST pods/{name}/eviction``: delete the pod as ``kubectl drain`` asks."""
-        evict(self.api, target.namespace, name, await self._object_body(request))
+        evict(self.api, target.namespace, name, await self._object_body(request, target))
         return json_response(success_status(), 201)
 
     # -- logs ------------------------------------------------------------------------------
@@ -257,9 +276,12 @@ class ResourceHandlers:
 
     async def remote_command_socket(self, websocket: WebSocket, authorized: Authorized) -> None:
         """``pods/{name}/exec``, ``pods/{name}/attach`` and ``pods/{name}/portforward`` over
-        WebSocket (kubectl 1.30+, the python client) or, for port-forward, the SPDY upgrade.
-        Refusals go out as the handshake's HTTP answer."""
+        WebSocket (kubectl 1.30+, the python client) or, for port-forward, the SPDY upgrade; and a
+        ``proxy`` subresource's WebSocket upgrade. Refusals go out as the handshake's HTTP answer."""
         target, verb = authorized.info.target, authorized.info.stream
+        if target.subresource == PROXY and self.proxy is not None:
+            await self.proxy.serve_websocket(websocket, target)
+            return
         try:
             if (verb is None and not authorized.info.port_forward) or target.name is None:
                 raise errors.bad_request("only pods/{name}/exec, pods/{name}/attach and pods/{name}/portforward are "

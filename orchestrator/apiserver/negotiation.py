@@ -1,9 +1,11 @@
 """What the client sent and what it wants back: media types, Table requests, query options.
 
 kubectl asks for ``application/json;as=Table;v=v1;g=meta.k8s.io`` when it prints (server-side
-printing), plain JSON otherwise; it may offer protobuf first, which dockyard does not speak, so
-JSON is always chosen for responses. Request bodies must be JSON (or YAML); a protobuf body (the
-``kubectl create deployment`` generators send one) gets a 415 that says what to do instead.
+printing), plain JSON otherwise. Request bodies are JSON, YAML or, where the route says what they
+decode into, Kubernetes' protobuf (kubectl's typed clients — ``kubectl create deployment``,
+``create secret`` … — send it): :mod:`orchestrator.api.wire` turns it into the same wire-form
+dict. Protobuf answers, for clients that accept nothing else, are
+:mod:`orchestrator.apiserver.protobuf`'s.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Mapping
 
 import yaml
 
-from orchestrator.api import errors
+from orchestrator.api import errors, wire
 from orchestrator.api.selectors import SelectorError, parse_field_selector, parse_label_selector
 from orchestrator.api.options import DeleteOptions, ListOptions, PatchType, PropagationPolicy
 
@@ -41,8 +43,11 @@ def wants_table(accept: str | None) -> bool:
     return False
 
 
-def decode_body(raw: bytes, content_type: str | None) -> dict:
-    """A request body that must be one object (what create, update and DeleteOptions send)."""
+def decode_body(raw: bytes, content_type: str | None, *, into: wire.Into | None = None) -> dict:
+    """A request body that must be one object (what create, update and DeleteOptions send); a
+    protobuf one where the route names what it decodes ``into``."""
+    if media_type(content_type) == PROTOBUF and into is not None:
+        return wire.decode(raw, into)
     body = _decode(raw, content_type)
     if isinstance(body, dict):
         return body
@@ -60,10 +65,7 @@ def decode_patch(raw: bytes, kind: PatchType) -> dict | list:
 def _decode(raw: bytes, content_type: str | None) -> object:
     kind = media_type(content_type)
     if kind == PROTOBUF:
-        raise errors.unsupported_media_type(
-            kind, ["application/json", "application/yaml"]
-            + ["(kubectl's generator commands such as `kubectl create deployment` send protobuf; "
-               "use `kubectl apply -f FILE` or `dockyard apply -f FILE` instead)"])
+        raise errors.unsupported_media_type(kind, ["application/json", "application/yaml"])
     try:
         if kind in YAML_TYPES:
             return yaml.safe_load(raw.decode("utf-8"))

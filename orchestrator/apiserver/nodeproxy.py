@@ -63,8 +63,9 @@ def container_for(pod: dict, requested: str | None) -> str:
     spec = pod.get("spec") or {}
     containers = [c["name"] for c in spec.get("containers") or []]
     init = [c["name"] for c in spec.get("initContainers") or []]
+    ephemeral = [c["name"] for c in spec.get("ephemeralContainers") or []]
     if requested:
-        if requested not in containers + init:
+        if requested not in containers + init + ephemeral:
             raise errors.bad_request(f"container {requested} is not valid for pod {name}")
         return requested
     if len(containers) == 1:
@@ -122,8 +123,8 @@ def agent_address(node: dict) -> AgentAddress:
         missing = [what for what, value in (("an InternalIP address", host), ("a kubelet endpoint port", port),
                                             (f"the {SERVING_CERT_ANNOTATION} annotation", pin)) if not value]
         raise errors.ApiError(
-            f'node "{name}" does not publish {" and ".join(missing)}, so its agent cannot be reached for logs '
-            "or exec; is it a dockyard agent that has registered?", errors.StatusReason.SERVICE_UNAVAILABLE, 503)
+            f'node "{name}" does not publish {" and ".join(missing)}, so its agent cannot be reached (for '
+            "logs, exec, attach or the node proxy); is it a dockyard agent that has registered?", errors.StatusReason.SERVICE_UNAVAILABLE, 503)
     return AgentAddress(name, host, int(port), pin)
 
 
@@ -135,7 +136,9 @@ def _require_node(pod: dict) -> str:
 
 
 def _container_status(pod: dict, container: str) -> dict:
-    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    status = pod.get("status") or {}
+    statuses = [s for key in ("initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses")
+                for s in status.get(key) or []]
     return next((s for s in statuses if s.get("name") == container), {})
 
 
@@ -203,8 +206,10 @@ class NodeProxy:
         container = container_for(pod, options.container)  # the one the plan settled on, as a str
         url = f"wss://{address.netloc}{stream_path(verb, meta['namespace'], meta['name'], container)}?{query}"
         try:
+            # proxy=None: the agent is dialled directly, whatever proxy the server's environment names
             async with connect(url, ssl=context, subprotocols=[WireSubprotocol(Subprotocol.V5.value)],
-                               open_timeout=CONNECT_TIMEOUT, max_size=None, compression=None) as agent:
+                               open_timeout=CONNECT_TIMEOUT, max_size=None, compression=None,
+                               proxy=None) as agent:
                 await _bridge(websocket, agent)
         except InvalidStatus as error:
             await _finish(websocket, failure_status(_agent_error(error.response.status_code,

@@ -172,7 +172,7 @@ class ObjectAPI:
         name = old["metadata"]["name"]
         merged = self._merge_for_subresource(rk, old, new, subresource)
         merged = apply_defaults(rk, prepare_for_update(rk, merged, old))
-        validate(rk, merged, old)
+        validate(rk, merged, old, subresource)
         merged = self.admission.admit_update(self, rk, merged, old)
         if merged == old:
             return Written(old, warnings)
@@ -205,6 +205,13 @@ class ObjectAPI:
             finalized = copy.deepcopy(old)
             finalized.setdefault("spec", {})["finalizers"] = (merged.get("spec") or {}).get("finalizers") or []
             return finalized
+        if subresource == "ephemeralcontainers":
+            # ``kubectl debug`` adds a container to a running pod: the write may touch
+            # spec.ephemeralContainers and nothing else (validation then allows only additions).
+            debugged = copy.deepcopy(old)
+            debugged.setdefault("spec", {})["ephemeralContainers"] = \
+                (merged.get("spec") or {}).get("ephemeralContainers") or []
+            return debugged
         if subresource == "binding":
             # A binding (orchestrator.apiserver.binding) moves exactly three things in one write:
             # the node, the annotations the Binding carries and the PodScheduled condition.

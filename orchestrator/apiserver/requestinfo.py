@@ -21,9 +21,11 @@ DELETE                  ``delete`` on an object; ``deletecollection`` on
 anything else           none: 405, whoever asks
 ======================  ===============================================
 
-with one exception: ``exec``, ``attach`` and ``portforward`` start a process, join one or open
+with two exceptions: ``exec``, ``attach`` and ``portforward`` start a process, join one or open
 connections into a pod, so they are ``create`` whatever the method (a WebSocket upgrade is a GET,
-the SPDY upgrade a POST), as Kubernetes authorizes them since 1.30.
+the SPDY upgrade a POST), as Kubernetes authorizes them since 1.30; and the ``proxy``
+subresource's query belongs to the proxied application, so its verb is the method's alone (GET
+and HEAD ``get``, ``?watch=true`` or not).
 
 A selector that does not parse does not fail the request here: the request is authorized as if
 it had no selector (which can only narrow what a node may list) and the parse error is the
@@ -39,6 +41,7 @@ from typing import Mapping
 
 from orchestrator.api import errors
 from orchestrator.api.options import ListOptions
+from orchestrator.api.registry import PROXY
 from orchestrator.api.remotecommand import StreamVerb
 from orchestrator.api.selectors import FieldRequirement, FieldSelector
 from orchestrator.apiserver.negotiation import list_options
@@ -137,6 +140,8 @@ def _verb(method: str, target: Target, query: Mapping[str, str]) -> Verb:
         raise errors.method_not_allowed(f"{method} is not supported; use GET, POST, PUT, PATCH or DELETE")
     if target.subresource in CONNECT_SUBRESOURCES:
         return Verb.CREATE
+    if method in ("GET", "HEAD") and target.subresource == PROXY:
+        return Verb.GET
     if method in ("GET", "HEAD"):
         if query.get("watch") in ("true", "1"):
             return Verb.WATCH

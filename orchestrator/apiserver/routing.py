@@ -5,7 +5,9 @@ route per shape, because the same prefix means different things: ``/api/v1/names
 Namespace object while ``/api/v1/namespaces/x/pods`` is a collection inside it, and
 ``/api/v1/namespaces/x/status`` is the Namespace's status subresource. A namespaced kind's
 objects are addressed only inside their namespace: ``/api/v1/pods`` is every namespace's pods,
-``/api/v1/pods/x`` names nothing (404), as in Kubernetes.
+``/api/v1/pods/x`` names nothing (404), as in Kubernetes. Only the ``proxy`` subresource goes on
+after its name (``pods/x/proxy/any/path``): what follows is the proxied path, which
+:func:`orchestrator.apiserver.proxytarget.split_proxy_path` takes from the raw request path.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from orchestrator.api import errors
-from orchestrator.api.registry import ResourceKind, resource_for
+from orchestrator.api.registry import PROXY, ResourceKind, resource_for
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,7 @@ def parse_resource_path(group: str, version: str, segments: list[str]) -> Target
     namespace = None
     if len(segments) >= 3 and segments[0] == "namespaces" and resource_for(group, version, segments[2]):
         namespace, segments = segments[1], segments[2:]
-    if not segments or len(segments) > 3:
+    if not segments or (len(segments) > 3 and segments[2] != PROXY):
         return None
     rk = resource_for(group, version, segments[0])
     if rk is None:

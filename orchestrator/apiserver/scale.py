@@ -47,7 +47,8 @@ def scale_of(obj: dict) -> Scale:
 
 
 def replicas_from_scale(scale: dict) -> int:
-    replicas = scale.get("spec", {}).get("replicas")
+    # ScaleSpec.replicas is a Go int32 with omitempty: a Scale to zero arrives without it.
+    replicas = (scale.get("spec") or {}).get("replicas", 0)
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
         raise errors.invalid("Scale", "autoscaling", scale.get("metadata", {}).get("name", ""), [
             errors.Cause(errors.CauseType.FIELD_VALUE_INVALID, "spec.replicas",

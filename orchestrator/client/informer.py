@@ -33,7 +33,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterator
 
 from orchestrator.api import errors
 from orchestrator.api.registry import ResourceKind
@@ -227,8 +227,12 @@ class Informers:
     def cache(self, kind: ResourceKind) -> Cache:
         return self.informer(kind).cache
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Informer]:
         return iter(list(self._informers.values()))
+
+    def synced(self) -> bool:
+        """Every informer has listed its kind."""
+        return all(informer.synced for informer in self._informers.values())
 
     def start(self, timeout: float = 30.0) -> None:
         """Start every informer asked for so far; returns once each has listed its kind."""
@@ -239,7 +243,7 @@ class Informers:
             thread.start()
             self._threads.append(thread)
         deadline = time.monotonic() + timeout
-        while not all(informer.synced for informer in self._informers.values()):
+        while not self.synced():
             if time.monotonic() > deadline:
                 raise TimeoutError("the informers did not list their kinds in time")
             time.sleep(0.01)

@@ -27,6 +27,7 @@ from orchestrator.api import errors
 from orchestrator.api.bootstrap import CLUSTER_INFO_NAME, CLUSTER_INFO_NAMESPACE, PublicClusterInfo
 from orchestrator.api.clusternetwork import ClusterNetwork
 from orchestrator.api.registry import kind_for
+from orchestrator.apiserver import health
 from orchestrator.apiserver.admission import DEFAULT_NOT_READY_TOLERATION_SECONDS, Admission, AdmissionPolicy
 from orchestrator.apiserver.agenttls import AgentTLS
 from orchestrator.apiserver.app import ApiServerApp
@@ -34,6 +35,7 @@ from orchestrator.apiserver.handlers import ResourceHandlers
 from orchestrator.apiserver.join import JoinEndpoint
 from orchestrator.apiserver.nodeproxy import NodeProxy
 from orchestrator.apiserver.objects import ObjectAPI
+from orchestrator.apiserver.resourceproxy import ResourceProxy
 from orchestrator.apiserver.spdyupgrade import UpgradeAwareHttp
 from orchestrator.apiserver.systemservices import api_server_address, ensure_system_objects, system_services
 from orchestrator.apiserver.watch import WatchHub
@@ -99,12 +101,29 @@ class ControlPlane:
             NodeIpamController(client, informers, config.network), EndpointsController(client, informers),
             ServiceLoadBalancerController(client, informers), Scheduler(client, informers)])
         state = config.state_dir
-        self.nodes = NodeProxy(self.api, AgentTLS(state.kubelet_client_cert, state.kubelet_client_key))
+        agents = AgentTLS(state.kubelet_client_cert, state.kubelet_client_key)
+        self.nodes = NodeProxy(self.api, agents)
         self.handlers = ResourceHandlers(self.api, self.hub, log_streamer=self.nodes.stream_logs,
-                                         remote_command=self.nodes.remote_command, port_forward=self.nodes.port_forward)
-        self.app = ApiServerApp(self.handlers, self.tokens.authenticate, ready=lambda: self._ready,
+                                         remote_command=self.nodes.remote_command, port_forward=self.nodes.port_forward,
+                                         proxy=ResourceProxy(self.api, agents))
+        self.app = ApiServerApp(self.handlers, self.tokens.authenticate, health_checks=self._health_checks(informers),
                                 join=JoinEndpoint(self.tokens.exchange_join), more_metrics=self.controllers.metrics)
         self._ready = False
+
+    def _health_checks(self, informers: Informers) -> dict[health.Endpoint, list[health.Check]]:
+        """What ``/livez`` and ``/readyz`` check (:mod:`orchestrator.apiserver.health`)."""
+        def store() -> str | None:
+            try:
+                self.store.revision()
+            except Exception as error:  # noqa: BLE001 - any failure is the answer
+                return f"the store does not answer: {error}"
+            return None
+
+        live = [health.PING, health.Check("store", store)]
+        ready = [*live,
+                 health.Check("informer-sync", lambda: None if informers.synced() else "the informers are listing"),
+                 health.Check("shutdown", lambda: None if self._ready else "not serving (starting or shutting down)")]
+        return {health.Endpoint.HEALTHZ: live, health.Endpoint.LIVEZ: live, health.Endpoint.READYZ: ready}
 
     def bootstrap(self) -> None:
         namespace = kind_for("v1", "Namespace")
@@ -139,6 +158,9 @@ class ControlPlane:
             self.app.asgi, host=self.config.host, port=self.config.port,
             ssl_certfile=str(self.cluster.server_cert), ssl_keyfile=str(self.cluster.server_key),
             log_level="warning", access_log=False, timeout_graceful_shutdown=2,
+            # the client is the TCP peer: uvicorn would otherwise believe a local caller's
+            # X-Forwarded-For, which a proxied app must receive as the client sent it
+            proxy_headers=False,
             http=UpgradeAwareHttp,  # kubectl port-forward's SPDY upgrade, beside uvicorn's HTTP
         ), on_exit=lambda: loop.call_soon_threadsafe(self.hub.close_all))
         self._ready = True

@@ -65,7 +65,7 @@ def verb_of(method: str, route: Route, query: dict) -> str:
     if route.subresource in ("exec", "attach", "portforward"):
         return "create"  # starting or joining a process, or connecting into a pod, whatever the method
     if method in ("GET", "HEAD"):
-        if query.get("watch") == "true":
+        if query.get("watch") == "true" and route.subresource != "proxy":  # a proxy's query is the app's
             return "watch"
         return "list" if route.name is None else "get"
     if method == "DELETE":
@@ -76,6 +76,8 @@ def verb_of(method: str, route: Route, query: dict) -> str:
 def node_may(verb: str, route: Route, query: dict) -> bool:
     """What node agent ``worker-1`` may do, rule by rule."""
     kind, sub, namespace, name = route.rk.kind, route.subresource, route.namespace, route.name
+    if sub == "proxy":
+        return False  # Kubernetes' node rules grant no proxy subresource, not even of its own Node
     if kind == "Node":
         return verb in READS or (verb in ("create", "update", "patch") and name == NODE) \
             or (verb == "create" and name is None)

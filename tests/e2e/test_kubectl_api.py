@@ -130,9 +130,7 @@ def test_orphan_deletion_keeps_dependents(kubectl):
 
 
 def test_namespace_deletion_empties_it(kubectl):
-    kubectl("create", "namespace", "lab", check=False)  # protobuf generator: refused with a clear 415
-    kubectl("apply", "-f", "-", input=yaml.safe_dump({"apiVersion": "v1", "kind": "Namespace",
-                                                      "metadata": {"name": "lab"}}))
+    kubectl("create", "namespace", "lab")
     kubectl("apply", "-n", "lab", "-f", str(SEEDS / "deployment-nginx.yaml"))
     kubectl("delete", "namespace", "lab", "--timeout=30s")
     assert "NotFound" in kubectl.run("get", "namespace", "lab", check=False).stderr

@@ -278,3 +278,24 @@ def test_the_serving_certificate_survives_a_restart(owner, pki, endpoint, tmp_pa
     first = AgentEndpoint(config, owner, pki.ca_cert.read_text()).fingerprint
     assert AgentEndpoint(config, owner, pki.ca_cert.read_text()).fingerprint == first
     assert first != endpoint.fingerprint
+
+
+def test_the_node_routes_answer_the_api_server_and_nobody_else(owner, pki, tmp_path):
+    """``/healthz`` and ``/pods``, which ``nodes/NAME/proxy`` reaches: as authenticated as the rest."""
+    running = {"metadata": {"name": "web", "namespace": NAMESPACE, "uid": POD_UID}, "spec": {"nodeName": "node-a"}}
+    config = AgentConfig(server="https://127.0.0.1:1", token="unused", node_name=owner.node_name, state_dir=tmp_path,
+                         listen="127.0.0.1:0")
+    endpoint = AgentEndpoint(config, owner, pki.ca_cert.read_text(), pods=lambda: [running]).start()
+    try:
+        tls = AgentTLS(pki.kubelet_client_cert, pki.kubelet_client_key)
+        context = asyncio.run(tls.context(AgentAddress("node-a", "127.0.0.1", endpoint.port, endpoint.fingerprint)))
+        base = f"https://127.0.0.1:{endpoint.port}"
+        with httpx.Client(verify=context, timeout=10) as client:
+            health = client.get(f"{base}/healthz")
+            assert (health.status_code, health.text) == (200, "ok")
+            assert client.get(f"{base}/pods").json() == {"kind": "PodList", "apiVersion": "v1", "metadata": {},
+                                                         "items": [running]}
+        with pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)):
+            httpx.get(f"{base}/healthz", verify=False)  # no client certificate
+    finally:
+        endpoint.stop()

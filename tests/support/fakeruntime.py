@@ -192,13 +192,13 @@ class FakeRuntime:
         refused = self._refuse_create(spec.name, spec.image)
         if refused:
             raise SandboxFailed(f"Failed to create pod sandbox: {refused}")
-        if spec.network not in {n.name for n in self._networks.values()}:
+        if not spec.host_network and spec.network not in {n.name for n in self._networks.values()}:
             raise SandboxFailed(f"Failed to start pod sandbox: network {spec.network} not found")
-        address = spec.ipv4_address
+        address = None if spec.host_network else spec.ipv4_address
         if address is not None and (address in self.network_addresses(spec.network)
                                     or address in self.taken_behind_our_back):
             raise AddressInUse(f"Failed to start pod sandbox: {address}: Address already in use")
-        held = self._add(spec, network=spec.network, address=address)
+        held = self._add(spec, network=None if spec.host_network else spec.network, address=address)
         held.state, held.started_at = RuntimeState.RUNNING, self.now()
         return held.observed()
 
@@ -209,8 +209,9 @@ class FakeRuntime:
         refused = self._refuse_create(spec.name, spec.image)
         if refused:
             raise CreateFailed(f"Error: {refused}")
-        if spec.sandbox_id not in self._held:
-            raise CreateFailed(f"Error: No such container: {spec.sandbox_id}")
+        for needed in (spec.sandbox_id, spec.pid_target):
+            if needed is not None and needed not in self._held:
+                raise CreateFailed(f"Error: No such container: {needed}")
         return self._add(spec, sandbox_id=spec.sandbox_id).id
 
     def start(self, container_id: str) -> None:
@@ -226,6 +227,11 @@ class FakeRuntime:
         if sandbox is None or sandbox.state is not RuntimeState.RUNNING:
             raise StartFailed(f"Error: failed to start container: cannot join network of a non running "
                               f"container: {held.sandbox_id}")
+        made_from = self.specs[container_id]
+        pid_target = made_from.pid_target if isinstance(made_from, ContainerSpec) else None
+        target = self._held.get(pid_target or "")
+        if pid_target is not None and (target is None or target.state is not RuntimeState.RUNNING):
+            raise StartFailed(f"Error: failed to start container: container {pid_target} is not running")
         held.state, held.started_at = RuntimeState.RUNNING, self.now()
 
     def stop(self, container_id: str, grace_seconds: float) -> None:

@@ -104,6 +104,15 @@ def app_spec(harness: Harness, pod: dict, sandbox_id: str, attempt: int = 0, str
                            streak=streak, lookup=lambda kind, namespace, name: None)
 
 
+def debug_spec(harness: Harness, pod: dict, sandbox_id: str, pid_target: str | None) -> ContainerSpec:
+    """An ephemeral container ``dbg`` of ``pod`` (as ``kubectl debug --target=app`` adds one),
+    joining the PID namespace of the container ``pid_target``."""
+    container = {"name": "dbg", "image": ECHO, "command": ["sh", "-c", WAIT_FOR_EXIT_CODE],
+                 "targetContainerName": "app", "terminationMessagePolicy": "File"}
+    return build_container(harness.ctx, pod, container, sandbox_id=sandbox_id, pod_ip="", attempt=0, streak=0,
+                           lookup=lambda kind, namespace, name: None, pid_target=pid_target)
+
+
 def uid(pod: dict) -> str:
     return pod["metadata"]["uid"]
 
@@ -278,6 +287,56 @@ class RuntimeContract:
         assert str(refused.value) == ("Error: failed to start container: cannot join network of a non running "
                                       f"container: {sandbox.id}")
         left = harness.runtime.observe_pod(uid(pod)).latest("app")
+        assert left is not None and left.state is RuntimeState.CREATED
+
+    # -- the host's namespaces (kubectl debug node/NAME) ------------------------------------
+
+    def test_a_pod_in_the_hosts_namespaces_runs_without_an_address_of_its_own(self, harness: Harness) -> None:
+        pod = make_pod("node-debugger")
+        pod["spec"].update(hostNetwork=True, hostPID=True, hostIPC=True)
+        sandbox = harness.runtime.create_sandbox(sandbox_spec(harness, pod, harness.address(9)))
+
+        assert sandbox.state is RuntimeState.RUNNING and sandbox.ip is None
+        assert harness.address(9) not in harness.runtime.network_addresses(harness.network.name)
+        app = harness.runtime.create_container(app_spec(harness, pod, sandbox.id))
+        harness.runtime.start(app)
+        running = harness.runtime.observe_pod(uid(pod)).latest("app")
+        assert running is not None and running.state is RuntimeState.RUNNING and running.ip is None
+
+    # -- debug containers: a target's PID namespace ----------------------------------------
+
+    def test_a_debug_container_runs_in_the_pid_namespace_of_its_running_target(self, harness: Harness) -> None:
+        pod = make_pod()
+        sandbox = harness.runtime.create_sandbox(sandbox_spec(harness, pod, harness.address(2)))
+        target = harness.runtime.create_container(app_spec(harness, pod, sandbox.id))
+        harness.runtime.start(target)
+
+        debugger = harness.runtime.create_container(debug_spec(harness, pod, sandbox.id, pid_target=target))
+        harness.runtime.start(debugger)
+
+        running = harness.runtime.observe_pod(uid(pod)).latest("dbg")
+        assert running is not None and running.id == debugger and running.state is RuntimeState.RUNNING
+        assert {c.name for c in harness.runtime.observe_pod(uid(pod)).containers} == {SANDBOX, "app", "dbg"}
+
+    def test_a_debug_container_whose_target_is_no_container_is_refused(self, harness: Harness) -> None:
+        pod = make_pod()
+        sandbox = harness.runtime.create_sandbox(sandbox_spec(harness, pod, harness.address(2)))
+        with pytest.raises(CreateFailed) as refused:
+            harness.runtime.create_container(debug_spec(harness, pod, sandbox.id, pid_target=NOT_A_CONTAINER))
+        assert str(refused.value) == f"Error: No such container: {NOT_A_CONTAINER}"
+        assert [c.name for c in harness.runtime.observe_pod(uid(pod)).containers] == [SANDBOX]
+
+    def test_a_debug_container_cannot_start_while_its_target_is_not_running(self, harness: Harness) -> None:
+        pod = make_pod()
+        sandbox = harness.runtime.create_sandbox(sandbox_spec(harness, pod, harness.address(2)))
+        target = harness.runtime.create_container(app_spec(harness, pod, sandbox.id))
+        debugger = harness.runtime.create_container(debug_spec(harness, pod, sandbox.id, pid_target=target))
+
+        with pytest.raises(StartFailed) as refused:
+            harness.runtime.start(debugger)
+
+        assert str(refused.value) == f"Error: failed to start container: container {target} is not running"
+        left = harness.runtime.observe_pod(uid(pod)).latest("dbg")
         assert left is not None and left.state is RuntimeState.CREATED
 
     # -- removing ----------------------------------------------------------------------------

@@ -406,6 +406,19 @@ def test_the_sandbox_asks_for_the_pod_ip_it_was_given() -> None:
     assert build_sandbox(CTX, make_pod(), attempt=0).ipv4_address is None
 
 
+def test_a_host_network_sandbox_is_the_machines_network_with_its_name() -> None:
+    """``kubectl debug node/NAME``: no pod IP, no hostname or published ports of its own."""
+    pod = make_pod({"ports": [{"containerPort": 80, "hostPort": 80}]}, hostNetwork=True)
+    sandbox = build_sandbox(CTX, pod, attempt=0, ipv4_address="10.244.1.9")
+    assert (sandbox.host_network, sandbox.hostname, sandbox.ipv4_address, sandbox.ports) == (True, None, None, ())
+
+
+def test_host_pid_and_host_ipc_give_the_containers_the_machines_namespaces() -> None:
+    assert (build(make_pod()).host_pid, build(make_pod()).host_ipc) == (False, False)
+    debugger = build(make_pod(hostPID=True, hostIPC=True))
+    assert (debugger.host_pid, debugger.host_ipc) == (True, True)
+
+
 def test_a_changed_dns_config_rebuilds_the_sandbox() -> None:
     # the sandbox carries no DNS settings any more (the resolv.conf mount does), but the kubelet
     # still makes a new sandbox when dnsConfig changes
@@ -430,6 +443,15 @@ def test_the_pods_resolv_conf_is_mounted_writable_unless_the_root_filesystem_is_
 def test_long_pod_name_is_truncated_to_a_valid_hostname() -> None:
     name = "a" * 62 + "-b"             # a valid 64-character pod name
     assert build_sandbox(CTX, make_pod(name=name), attempt=0).hostname == "a" * 62
+
+
+def test_a_debug_container_joins_the_pid_namespace_it_is_given() -> None:
+    pod = make_pod()
+    assert build(pod).pid_target is None
+    debugger = build_container(CTX, pod, {"name": "dbg", "image": "busybox:1.36", "targetContainerName": "c"},
+                               sandbox_id="sandbox-id", pod_ip=POD_IP, attempt=0, streak=0, lookup=lookup,
+                               pid_target="c-container-id")
+    assert debugger.pid_target == "c-container-id" and debugger.labels[labels.CONTAINER] == "dbg"
 
 
 def test_share_process_namespace_joins_the_sandboxs_pid_namespace() -> None:

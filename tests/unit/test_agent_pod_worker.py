@@ -684,6 +684,71 @@ def test_the_worker_thread_ends_after_deleting_the_pod(clock):
     assert node.exits == [UID] and node.prober.forgotten == [UID]
 
 
+def test_a_host_network_pod_takes_no_pod_ip_and_reports_its_nodes(clock):
+    node = Node(clock, make_pod(hostNetwork=True))
+    node.sync()
+    made = node.runtime.specs[node.latest(SANDBOX).id]
+    assert (made.host_network, made.ipv4_address) == (True, None)
+    assert node.runtime.network_addresses("dy-net") == set()
+    assert node.api.writes[-1]["podIP"] == CTX.node_ip
+    assert node.prober.started_calls == [("app", node.latest("app").id, CTX.node_ip)]
+
+
+# ── ephemeral containers (kubectl debug) ─────────────────────────────────────────────────────
+
+def debugged(pod: dict, *debuggers: dict) -> dict:
+    """``pod`` as the watch brings it after ``kubectl debug`` patched the ephemeralcontainers subresource."""
+    newer = changed(pod)
+    newer["spec"]["ephemeralContainers"] = [{"imagePullPolicy": "IfNotPresent", "terminationMessagePolicy": "File",
+                                             **d} for d in debuggers]
+    return newer
+
+
+def test_a_debug_container_starts_in_its_targets_pid_namespace_once_and_goes_with_the_pod(clock):
+    node = Node(clock, make_pod())
+    node.sync()
+    app = node.latest("app")
+    node.worker.update(debugged(node.pod, container("dbg", targetContainerName="app", stdin=True, tty=True)))
+    mark = len(node.log)
+
+    node.sync()
+
+    dbg = node.latest("dbg")
+    assert node.log[mark:] == [("create", node.runtime.specs[dbg.id].name), ("start", dbg.id)]
+    made = node.runtime.specs[dbg.id]
+    assert (made.sandbox_id, made.pid_target) == (node.latest(SANDBOX).id, app.id)
+    assert (made.stdin_open, made.tty) == (True, True)
+    assert node.prober.started_calls == [("app", app.id, POD_IP)]  # nothing to probe in a debug container
+    assert (Ev.STARTED, "Started container dbg", "dbg") in node.events.recorded
+    [debugging] = node.api.writes[-1]["ephemeralContainerStatuses"]
+    assert (debugging["name"], list(debugging["state"]), debugging["ready"]) == ("dbg", ["running"], False)
+
+    node.crash("dbg", 0)  # `exit` in the debug shell
+    mark = len(node.log)
+    node.sync()
+    clock.advance(60)
+    node.sync()
+
+    assert node.log[mark:] == []  # never started again
+    assert node.api.writes[-1]["ephemeralContainerStatuses"][0]["state"]["terminated"]["reason"] == "Completed"
+
+    node.worker._terminate(deleting(node.pod, grace=5))
+    assert node.runtime.containers == {}
+
+
+def test_a_debug_container_whose_image_cannot_be_pulled_waits_and_the_pod_stays_ready(clock):
+    node = Node(clock, make_pod())
+    node.sync()
+    node.worker.update(debugged(node.pod, container("dbg", image="nosuch:1")))
+
+    node.sync()
+
+    [debugging] = node.api.writes[-1]["ephemeralContainerStatuses"]
+    assert debugging["state"]["waiting"]["reason"] == Why.ERR_IMAGE_PULL.value
+    assert node.api.writes[-1]["phase"] == "Running"
+    assert {c["type"]: c["status"] for c in node.api.writes[-1]["conditions"]}["Ready"] == "True"
+
+
 # ── status writes ────────────────────────────────────────────────────────────────────────────
 
 def test_a_conflict_on_the_status_write_reads_the_pod_again(clock):

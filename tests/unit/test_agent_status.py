@@ -45,7 +45,8 @@ def seen(pod: dict, name: str = "c", *, state: RuntimeState = RUNNING, attempt: 
     is_sandbox = name == SANDBOX
     return ObservedContainer(
         id=f"{name.lower()}{attempt}" + "0" * 10, name=name, pod_uid=UID, pod_name="p", pod_namespace="default",
-        spec_hash="" if is_sandbox else spec_hash(next(c for c in pod["spec"]["containers"] if c["name"] == name)),
+        spec_hash="" if is_sandbox else spec_hash(next(c for group in ("containers", "ephemeralContainers")
+                                                      for c in pod["spec"].get(group) or [] if c["name"] == name)),
         attempt=attempt, backoff_streak=0, state=state, exit_code=exit_code if state is EXITED else None,
         oom_killed=oom, started_at=None if state is CREATED else NOW - timedelta(hours=1),
         finished_at=NOW - timedelta(seconds=ago) if state is EXITED else None,
@@ -323,3 +324,48 @@ def test_start_time_is_set_on_the_first_report() -> None:
 
 def test_rfc3339_is_utc_seconds() -> None:
     assert rfc3339(datetime(2025, 3, 1, 12, 0, 5, 999_000, tzinfo=timezone.utc)) == "2025-03-01T12:00:05Z"
+
+
+# ── ephemeral containers (kubectl debug) ─────────────────────────────────────────────────────
+
+def debugged(*names: str) -> dict:
+    pod = make_pod()
+    pod["spec"]["ephemeralContainers"] = [{"name": n, "image": "busybox:1.36"} for n in names]
+    return pod
+
+
+def test_ephemeral_containers_have_their_own_statuses_never_ready_and_without_started() -> None:
+    pod = debugged("shell", "done", "coming")
+    waiting = {"coming": Waiting(ContainerWaitingReason.CONTAINER_CREATING,
+                                 'waiting for the target container "c" to run')}
+    status = status_of(pod, box(pod), seen(pod), seen(pod, "shell"), seen(pod, "done", state=EXITED, exit_code=0),
+                       waiting=waiting)
+    shell, done, coming = status["ephemeralContainerStatuses"]
+    assert shell == {"name": "shell", "state": {"running": {"startedAt": "2025-03-01T11:00:00Z"}}, "lastState": {},
+                     "ready": False, "restartCount": 0, "image": "busybox:1.36",
+                     "imageID": "docker://sha256:" + "ab" * 32, "containerID": "docker://shell0" + "0" * 10}
+    assert done["state"]["terminated"]["reason"] == "Completed" and done["ready"] is False
+    assert coming["state"] == {"waiting": {"reason": "ContainerCreating",
+                                           "message": 'waiting for the target container "c" to run'}}
+    assert all("started" not in s for s in (shell, done, coming))
+
+
+def test_ephemeral_containers_count_for_neither_phase_nor_readiness() -> None:
+    pod = debugged("shell")
+    status = status_of(pod, box(pod), seen(pod), waiting={"shell": Waiting(ContainerWaitingReason.ERR_IMAGE_PULL)},
+                       ready={"c": True})
+    assert status["phase"] == "Running"
+    assert condition(status, "Ready")["status"] == condition(status, "ContainersReady")["status"] == "True"
+    assert [s["name"] for s in status["containerStatuses"]] == ["c"]
+
+
+def test_no_ephemeral_container_statuses_without_ephemeral_containers() -> None:
+    pod = make_pod()
+    assert "ephemeralContainerStatuses" not in status_of(pod, box(pod), seen(pod))
+
+
+def test_a_host_network_pods_address_is_its_nodes() -> None:
+    pod = make_pod()
+    pod["spec"]["hostNetwork"] = True
+    status = status_of(pod, box(pod), seen(pod))
+    assert (status["podIP"], status["podIPs"]) == (NODE_IP, [{"ip": NODE_IP}])

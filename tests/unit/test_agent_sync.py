@@ -461,6 +461,87 @@ def test_finished_pod_still_collects_garbage() -> None:
     assert actions.new_sandbox_attempt is None and actions.start == ()
 
 
+# ── ephemeral containers (kubectl debug) ─────────────────────────────────────────────────────
+
+def debugged(*debuggers: dict, restart_policy: str = "Always", share_pids: bool = False) -> dict:
+    """``make_pod()`` (one container ``c``) after ``kubectl debug`` added ephemeral containers."""
+    pod = make_pod(restart_policy=restart_policy)
+    pod["spec"]["ephemeralContainers"] = [{"image": "busybox:1.36", **d} for d in debuggers]
+    pod["spec"]["shareProcessNamespace"] = share_pids
+    return pod
+
+
+def crashed(pod: dict) -> ObservedContainer:
+    """``c`` in CrashLoopBackOff: crashed after 2 s, a second ago, after an earlier quick crash."""
+    return exited(pod, attempt=1, streak=1, ran=2, ago=1.0)
+
+
+DBG = {"name": "dbg"}
+DBG_ON_C = {"name": "dbg", "targetContainerName": "c"}
+WAITING_FOR_C = {"dbg": Waiting(ContainerWaitingReason.CONTAINER_CREATING,
+                                'waiting for the target container "c" to run')}
+
+EPHEMERAL_CASES = [
+    # (id, pod, what Docker shows, failures, the next steps)
+    ("a new debug container starts once in the running sandbox",
+     debugged(DBG), lambda p: [sandbox(p), seen(p)], {},
+     PodActions(start=(Start("dbg", 0, 0, ephemeral=True),))),
+    ("with --target it joins the target's running instance",
+     debugged(DBG_ON_C), lambda p: [sandbox(p), seen(p, attempt=2)], {},
+     PodActions(start=(Start("dbg", 0, 0, ephemeral=True, pid_target="c-2"),))),
+    ("its target not running, it waits, saying for what",
+     debugged(DBG_ON_C), lambda p: [sandbox(p), crashed(p)], {},
+     PodActions(waiting={"c": Waiting(ContainerWaitingReason.CRASH_LOOP_BACK_OFF,
+                                      f"back-off 10s restarting failed container=c pod=p_default({UID})"),
+                         **WAITING_FOR_C}, wake_in=9.0)),
+    ("in a pod sharing one PID namespace the target does not matter",
+     debugged(DBG_ON_C, share_pids=True), lambda p: [sandbox(p), crashed(p)], {},
+     PodActions(start=(Start("dbg", 0, 0, ephemeral=True),),
+                waiting={"c": Waiting(ContainerWaitingReason.CRASH_LOOP_BACK_OFF,
+                                      f"back-off 10s restarting failed container=c pod=p_default({UID})")},
+                wake_in=9.0)),
+    ("a running debug container is left alone",
+     debugged(DBG), lambda p: [sandbox(p), seen(p), seen(p, "dbg")], {}, PodActions()),
+    ("one that exited is never restarted, whatever the restart policy, and its instance is kept",
+     debugged(DBG), lambda p: [sandbox(p), seen(p), exited(p, "dbg", code=1)], {}, PodActions()),
+    ("a failed start waits out the image back-off",
+     debugged(DBG), lambda p: [sandbox(p), seen(p)], {"dbg": "pull"},
+     PodActions(waiting={"dbg": Waiting(ContainerWaitingReason.ERR_IMAGE_PULL,
+                                        'Failed to pull image "busybox:1.36": not found')}, wake_in=1.5)),
+    ("a leftover the agent made but never started is made anew",
+     debugged(DBG), lambda p: [sandbox(p), seen(p), seen(p, "dbg", state=CREATED)], {},
+     PodActions(start=(Start("dbg", 0, 0, ephemeral=True),), remove=("dbg-0",))),
+]
+
+
+@pytest.mark.parametrize(("pod", "observed", "failures", "expected"), [case[1:] for case in EPHEMERAL_CASES],
+                         ids=[case[0] for case in EPHEMERAL_CASES])
+def test_ephemeral_containers(pod: dict, observed, failures: dict[str, str], expected: PodActions) -> None:
+    given = {name: pull_failure() for name in failures}
+    assert plan(pod, *observed(pod), failures=given) == expected
+
+
+def test_a_debug_container_dies_with_its_sandbox_and_is_not_started_in_the_new_one() -> None:
+    pod = debugged(DBG)
+    dead = sandbox(pod, state=EXITED, exit_code=137)
+    app, debugger = seen(pod), seen(pod, "dbg")
+    actions = plan(pod, dead, app, debugger)
+    assert actions.kill == (Kill(app, KillReason.SANDBOX_CHANGED, SANDBOX_CHANGED),
+                            Kill(debugger, KillReason.SANDBOX_CHANGED, SANDBOX_CHANGED))
+    assert (actions.new_sandbox_attempt, actions.start) == (1, (Start("c", 1, 0),))
+    # in the new sandbox, the dead debug container stays dead
+    new_box = sandbox(pod, attempt=1)
+    assert plan(pod, new_box, seen(pod, attempt=1), exited(pod, "dbg", code=137)) == PodActions()
+
+
+def test_a_finished_pod_stops_its_running_debug_container_with_the_sandbox() -> None:
+    pod = debugged(DBG, restart_policy="Never")
+    box, debugger = sandbox(pod), seen(pod, "dbg")
+    actions = plan(pod, box, exited(pod, code=0), debugger)
+    assert actions == PodActions(kill=(Kill(debugger, KillReason.POD_COMPLETED, "pod completed"),
+                                       Kill(box, KillReason.POD_COMPLETED, "pod completed")))
+
+
 # ── go_duration ──────────────────────────────────────────────────────────────────────────────
 
 @pytest.mark.parametrize(

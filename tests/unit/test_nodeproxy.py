@@ -84,6 +84,20 @@ def plan_exec(pod: dict, query):
     return plan_remote_command(pod, query, StreamVerb.EXEC)
 
 
+def test_logs_and_attach_reach_an_ephemeral_container():
+    """``kubectl logs POD -c dbg`` and ``kubectl debug -it`` (an attach) name what kubectl debug added."""
+    debugged = pod("app", statuses=[{"name": "app", "state": {"running": {}}, "lastState": {}}])
+    debugged["spec"]["ephemeralContainers"] = [{"name": "dbg", "image": "busybox"}]
+    debugged["status"]["ephemeralContainerStatuses"] = [
+        {"name": "dbg", "state": {"waiting": {"reason": "ContainerCreating"}}, "lastState": {}}]
+    assert container_for(debugged, "dbg") == "dbg"
+    assert container_for(debugged, None) == "app"  # never chosen for you
+    assert refusal(lambda: plan_logs(debugged, LogOptions("dbg"))) == \
+        'container "dbg" in pod "web" is waiting to start: ContainerCreating'
+    attach = plan_remote_command(debugged, [("container", "dbg"), ("stdin", "true")], StreamVerb.ATTACH)
+    assert attach.container == "dbg"
+
+
 def test_unscheduled_pods_have_no_host():
     assert refusal(lambda: plan_logs(pod("app", node=None), LogOptions())) == "pod web does not have a host assigned"
     assert refusal(lambda: plan_exec(pod("app", node=None), [("command", "ls"), ("stdout", "true")])) == \
@@ -127,8 +141,8 @@ def test_a_node_without_an_agent_endpoint():
     bare["metadata"]["annotations"] = {}
     assert refusal(lambda: agent_address(bare)) == (
         f'node "node-1" does not publish an InternalIP address and a kubelet endpoint port and the '
-        f"{SERVING_CERT_ANNOTATION} annotation, so its agent cannot be reached for logs or exec; is it a "
-        "dockyard agent that has registered?")
+        f"{SERVING_CERT_ANNOTATION} annotation, so its agent cannot be reached (for logs, exec, attach or the "
+        "node proxy); is it a dockyard agent that has registered?")
 
 
 def test_agent_errors_are_handed_on():
