@@ -48,6 +48,7 @@ from orchestrator.controllers.base import ControllerRunner
 from orchestrator.controlplane.localclient import LocalClient
 from orchestrator.controllers.deployment import DeploymentController
 from orchestrator.controllers.endpoints import EndpointsController
+from orchestrator.controllers.eventttl import DEFAULT_EVENT_TTL_SECONDS, EventTTLController
 from orchestrator.controllers.garbagecollector import GarbageCollector
 from orchestrator.controllers.namespace import NamespaceController
 from orchestrator.controllers.nodehealth import DEFAULT_GRACE_PERIOD_SECONDS
@@ -77,6 +78,8 @@ class ServerConfig:
     node_monitor_grace_period: float = DEFAULT_GRACE_PERIOD_SECONDS
     #: seconds pods tolerate a not-ready/unreachable node before eviction (kube-apiserver's flag)
     default_not_ready_toleration_seconds: int = DEFAULT_NOT_READY_TOLERATION_SECONDS
+    #: seconds an Event is kept after it last happened (kube-apiserver's ``--event-ttl``)
+    event_ttl: float = DEFAULT_EVENT_TTL_SECONDS
 
 
 class ControlPlane:
@@ -99,7 +102,8 @@ class ControlPlane:
             ReplicaSetController(client, informers), DeploymentController(client, informers),
             NodeLifecycleController(client, informers, grace_seconds=config.node_monitor_grace_period),
             NodeIpamController(client, informers, config.network), EndpointsController(client, informers),
-            ServiceLoadBalancerController(client, informers), Scheduler(client, informers)])
+            ServiceLoadBalancerController(client, informers), Scheduler(client, informers),
+            EventTTLController(client, informers, ttl_seconds=config.event_ttl)])
         state = config.state_dir
         agents = AgentTLS(state.kubelet_client_cert, state.kubelet_client_key)
         self.nodes = NodeProxy(self.api, agents)
