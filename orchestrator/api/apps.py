@@ -11,7 +11,7 @@ from enum import Enum
 
 from pydantic import Field
 
-from orchestrator.api.meta import IntOrString, KubeModel, LabelSelector, TopLevel
+from orchestrator.api.meta import REQUIRED, IntOrString, KubeModel, LabelSelector, TopLevel
 from orchestrator.api.pod import PodTemplateSpec
 
 
@@ -73,11 +73,11 @@ class DeploymentSpec(KubeModel):
 
     replicas: int | None = None
     """How many pods to run. Defaults to 1; kubectl scale changes it."""
-    selector: LabelSelector | None = None
+    selector: LabelSelector | None = Field(default=None, json_schema_extra=REQUIRED)
     """Which pods belong to the Deployment; it must match the template's labels and cannot change.
     """
     # Non-pointer structs in Go: always present on the wire.
-    template: PodTemplateSpec = Field(default_factory=PodTemplateSpec)
+    template: PodTemplateSpec = Field(default_factory=PodTemplateSpec, json_schema_extra=REQUIRED)
     """The pods to run. Changing it starts a rollout: a new ReplicaSet for the new template, scaled
     up as the old ones are scaled down."""
     strategy: DeploymentStrategy = Field(default_factory=DeploymentStrategy)
@@ -158,7 +158,7 @@ class ReplicaSetSpec(KubeModel):
     """How many pods to keep. Defaults to 1."""
     min_ready_seconds: int | None = None
     """How long a new pod must be ready to count as available. Defaults to 0."""
-    selector: LabelSelector | None = None
+    selector: LabelSelector | None = Field(default=None, json_schema_extra=REQUIRED)
     """Which pods count: it must match the template's labels. Matching pods without an owner are
     adopted."""
     template: PodTemplateSpec = Field(default_factory=PodTemplateSpec)

@@ -15,7 +15,7 @@ from typing import Annotated, Union
 from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
 
-from orchestrator.api.meta import IntOrString, KubeModel
+from orchestrator.api.meta import REQUIRED, IntOrString, KubeModel
 from orchestrator.api.quantity import FORMAT_ERROR, is_quantity
 from orchestrator.api.security import SecurityContext
 
@@ -249,7 +249,7 @@ class HTTPGetAction(KubeModel):
 
     path: str | None = None
     """The path to request; defaults to /."""
-    port: IntOrString | None = None
+    port: IntOrString | None = Field(default=None, json_schema_extra=REQUIRED)
     """The container's port, by number or by the name of one of its ports."""
     host: str | None = None
     """The host to connect to; defaults to the pod's IP. Set the Host header in httpHeaders to vary
@@ -263,7 +263,7 @@ class HTTPGetAction(KubeModel):
 class TCPSocketAction(KubeModel):
     """Opens a TCP connection to the container; an accepted connection is success."""
 
-    port: IntOrString | None = None
+    port: IntOrString | None = Field(default=None, json_schema_extra=REQUIRED)
     """The container's port, by number or by the name of one of its ports."""
     host: str | None = None
     """The host to connect to; defaults to the pod's IP."""

@@ -11,7 +11,7 @@ from enum import Enum
 
 from pydantic import Field
 
-from orchestrator.api.meta import Condition, IntOrString, KubeModel, ObjectReference, TopLevel
+from orchestrator.api.meta import NOT_REQUIRED, REQUIRED, Condition, IntOrString, KubeModel, ObjectReference, TopLevel
 
 # ── Service ──────────────────────────────────────────────────────────────────────────────────
 
@@ -343,7 +343,7 @@ class Event(TopLevel):
 
     api_version: str | None = "v1"
     kind: str | None = "Event"
-    involved_object: ObjectReference = Field(default_factory=ObjectReference)
+    involved_object: ObjectReference = Field(default_factory=ObjectReference, json_schema_extra=REQUIRED)
     """The object the event is about."""
     reason: str | None = None
     """A one-word CamelCase reason, such as Scheduled, Pulled, Unhealthy or FailedScheduling."""
@@ -367,9 +367,9 @@ class Event(TopLevel):
     """What the reporter did or failed to do, such as Binding or Scheduling."""
     related: ObjectReference | None = None
     """A second object the event is about, such as the node a pod was scheduled to."""
-    reporting_component: str | None = None
+    reporting_component: str | None = Field(default=None, json_schema_extra=NOT_REQUIRED)
     """The component that reported it, such as default-scheduler."""
-    reporting_instance: str | None = None
+    reporting_instance: str | None = Field(default=None, json_schema_extra=NOT_REQUIRED)
     """Which instance of that component, such as the node name of a kubelet."""
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from enum import Enum
 
-from orchestrator.api.meta import KubeModel, ObjectReference, TopLevel
+from pydantic import Field
+
+from orchestrator.api.meta import REQUIRED, KubeModel, ObjectReference, TopLevel
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by"
@@ -50,7 +52,7 @@ class EndpointHints(KubeModel):
 class Endpoint(KubeModel):
     """One pod (or address) behind a Service."""
 
-    addresses: list[str] | None = None
+    addresses: list[str] | None = Field(default=None, json_schema_extra=REQUIRED)
     """Its addresses, of the slice's addressType; one for a pod, its IP."""
     conditions: EndpointConditions | None = None
     """Whether it is ready, serving and terminating."""
@@ -90,7 +92,7 @@ class EndpointSlice(TopLevel):
     kind: str | None = "EndpointSlice"
     address_type: str | None = None
     """The kind of addresses: IPv4, IPv6 or FQDN. It cannot change."""
-    endpoints: list[Endpoint] | None = None
+    endpoints: list[Endpoint] | None = Field(default=None, json_schema_extra=REQUIRED)
     """The endpoints, at most 1000."""
     ports: list[EndpointSlicePort] | None = None
     """The ports every endpoint serves."""

@@ -32,6 +32,14 @@ from pydantic.alias_generators import to_camel
 # An ``intstr.IntOrString``: ports by number or name, ``maxSurge: 1`` or ``"25%"``.
 IntOrString = Union[int, str]
 
+# Whether Kubernetes' schema lists a field as required (kubectl explain marks it -required-) mostly
+# follows from the wire tables: the fields Go always serialises (``!``). These ``Field`` markers
+# say it where that rule is wrong: a required struct or list (PodSpec.containers), or an
+# always-serialised field Kubernetes calls optional (Event.reportingComponent).
+REQUIRED_KEY = "required"
+REQUIRED: dict[str, Any] = {REQUIRED_KEY: True}
+NOT_REQUIRED: dict[str, Any] = {REQUIRED_KEY: False}
+
 
 class KubeModel(BaseModel):
     """Base of every schema: camelCase on the wire, unknown fields refused, no type coercion."""
@@ -176,7 +184,7 @@ class Condition(KubeModel):
     """True, False or Unknown."""
     observed_generation: int | None = None
     """The metadata.generation the condition was computed for."""
-    last_transition_time: str | None = None
+    last_transition_time: str | None = Field(default=None, json_schema_extra=REQUIRED)
     """When status last changed."""
     reason: str | None = None
     """A one-word CamelCase cause of the last transition, for programs."""
@@ -261,5 +269,5 @@ class ObjectList(TypeMeta):
     """The list kind: the listed kind's name followed by List (PodList)."""
     metadata: ListMeta | None = None
     """The revision the list reflects, and the token for the next page."""
-    items: list[dict[str, Any]] | None = None
+    items: list[dict[str, Any]] | None = Field(default=None, json_schema_extra=REQUIRED)
     """The objects, in namespace and name order."""

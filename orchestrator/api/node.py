@@ -13,7 +13,7 @@ from enum import Enum
 from pydantic import Field
 
 from orchestrator.api.containers import ResourceList
-from orchestrator.api.meta import KubeModel, TopLevel
+from orchestrator.api.meta import NOT_REQUIRED, KubeModel, TopLevel
 
 
 class TaintEffect(str, Enum):
@@ -219,7 +219,7 @@ class NodeRuntimeHandlerFeatures(KubeModel):
 class NodeRuntimeHandler(KubeModel):
     """A container runtime handler (RuntimeClass) the node offers."""
 
-    name: str | None = None
+    name: str | None = Field(default=None, json_schema_extra=NOT_REQUIRED)
     """The handler's name; empty for the default."""
     features: NodeRuntimeHandlerFeatures | None = None
     """What it supports."""

@@ -35,6 +35,7 @@ from typing import Any, Iterable, Mapping
 from pydantic import BaseModel
 
 from orchestrator.api.docstrings import attribute_docstring
+from orchestrator.api.meta import REQUIRED_KEY
 from orchestrator.api.patch_strategic import LIST_MAP_KEYS, MERGE_KEYS, RETAIN_KEYS, SET, SSA_ATOMIC, Path
 from orchestrator.api.wire.envelope import SCHEMA
 from orchestrator.api.wire.notation import Presence, Shape
@@ -215,7 +216,7 @@ def _message_schema(message: WireMessage, rules: Mapping[tuple[str, str], Schema
         field["description"] = _required_text(model, wf.name, message)
         field.update(rules.get((message.full_name, wf.name), {}))
         properties[wf.name] = field
-        if wf.presence is Presence.ALWAYS:
+        if _required(model, wf):
             required.append(wf.name)
     description = type_description(model)
     if description is None:
@@ -227,6 +228,20 @@ def _message_schema(message: WireMessage, rules: Mapping[tuple[str, str], Schema
     if gvks:
         schema[GVK_EXTENSION] = gvks
     return schema
+
+
+def _required(model: type[BaseModel], wf: WireField) -> bool:
+    """Go always serialises it, unless the model's ``json_schema_extra`` says otherwise
+    (:data:`~orchestrator.api.meta.REQUIRED`)."""
+    marker = _field_extra(model, wf.name).get(REQUIRED_KEY)
+    return wf.presence is Presence.ALWAYS if marker is None else bool(marker)
+
+
+def _field_extra(model: type[BaseModel], json_name: str) -> dict[str, Any]:
+    for name, info in model.model_fields.items():
+        if (info.alias or name) == json_name and isinstance(info.json_schema_extra, dict):
+            return info.json_schema_extra
+    return {}
 
 
 def _required_text(model: type[BaseModel], json_name: str, message: WireMessage) -> str:

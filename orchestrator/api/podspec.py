@@ -12,7 +12,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from orchestrator.api.containers import Container, EphemeralContainer, ResourceList, ResourceRequirements
-from orchestrator.api.meta import KubeModel, LocalObjectReference
+from orchestrator.api.meta import REQUIRED, KubeModel, LocalObjectReference
 from orchestrator.api.scheduling import Affinity, PodSchedulingGate, Toleration, TopologySpreadConstraint
 from orchestrator.api.security import PodSecurityContext
 from orchestrator.api.volumes import Volume
@@ -86,7 +86,7 @@ class PodSpec(KubeModel):
     """Containers that run one after another, each to completion, before the app containers start; a
     failed one is retried according to restartPolicy. dockyard stores them and does not run them
     yet."""
-    containers: list[Container] | None = None
+    containers: list[Container] | None = Field(default=None, json_schema_extra=REQUIRED)
     """The app containers, at least one. They start together and share the pod's network (one IP,
     one port space, localhost) and volumes."""
     ephemeral_containers: list[EphemeralContainer] | None = None

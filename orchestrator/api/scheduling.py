@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from enum import Enum
 
-from orchestrator.api.meta import KubeModel, LabelSelector
+from pydantic import Field
+
+from orchestrator.api.meta import REQUIRED, KubeModel, LabelSelector
 
 
 class TolerationOperator(str, Enum):
@@ -63,7 +65,7 @@ class NodeSelectorTerm(KubeModel):
 class NodeSelector(KubeModel):
     """Terms of which at least one must match a node."""
 
-    node_selector_terms: list[NodeSelectorTerm] | None = None
+    node_selector_terms: list[NodeSelectorTerm] | None = Field(default=None, json_schema_extra=REQUIRED)
     """The terms, ORed together."""
 
 
@@ -72,7 +74,7 @@ class PreferredSchedulingTerm(KubeModel):
 
     weight: int | None = None
     """How much matching counts, from 1 to 100."""
-    preference: NodeSelectorTerm | None = None
+    preference: NodeSelectorTerm | None = Field(default=None, json_schema_extra=REQUIRED)
     """The tests a node should pass."""
 
 
@@ -113,7 +115,7 @@ class WeightedPodAffinityTerm(KubeModel):
 
     weight: int | None = None
     """How much the term counts, from 1 to 100."""
-    pod_affinity_term: PodAffinityTerm | None = None
+    pod_affinity_term: PodAffinityTerm | None = Field(default=None, json_schema_extra=REQUIRED)
     """The term."""
 
 

@@ -14,7 +14,7 @@ from enum import Enum
 from pydantic import Field
 
 from orchestrator.api.containers import ObjectFieldSelector, Quantity, ResourceFieldSelector, ResourceList
-from orchestrator.api.meta import KubeModel, LabelSelector, LocalObjectReference, ObjectMeta
+from orchestrator.api.meta import REQUIRED, KubeModel, LabelSelector, LocalObjectReference, ObjectMeta
 
 class HostPathType(str, Enum):
     UNSET = ""
@@ -337,7 +337,7 @@ class PersistentVolumeClaimTemplate(KubeModel):
     metadata: ObjectMeta | None = None
     """Labels and annotations for the claim; its name is the pod's name and the volume's, joined by
     '-'."""
-    spec: PersistentVolumeClaimSpec | None = None
+    spec: PersistentVolumeClaimSpec | None = Field(default=None, json_schema_extra=REQUIRED)
     """The storage the claim asks for."""
 
 

@@ -215,14 +215,16 @@ class _Operations:
         self.rk = rk
         self.body = body or Root(rk.group, rk.version, rk.kind, rk.kind)
         group = "".join(part.capitalize() for part in rk.group.removesuffix(".k8s.io").split(".")) or "Core"
-        self.stem = f"{group}{rk.version.capitalize()}{'Namespaced' if rk.namespaced else ''}{rk.kind}"
+        self.group_version = f"{group}{rk.version.capitalize()}"
+        self.scope = "Namespaced" if rk.namespaced else ""
 
     def _op(self, verb: str, action: str, subresource: str | None, answer: Root | None, *,
             parameters: list[Schema], status_codes: tuple[str, ...] = ("200",), all_namespaces: bool = False) -> Schema:
         suffix = subresource.capitalize() if subresource else ""
-        operation_id = f"{verb}{self.stem}{suffix}"
+        collection = "Collection" if action == "deletecollection" else ""
+        operation_id = f"{verb}{self.group_version}{collection}{self.scope}{self.rk.kind}{suffix}"
         if all_namespaces:
-            operation_id = f"{verb}{self.stem.replace('Namespaced', '')}ForAllNamespaces"
+            operation_id = f"{verb}{self.group_version}{self.rk.kind}ForAllNamespaces"
         answered = answer or self.body
         content = {media: {"schema": ref(_component(answered))} for media in _ANSWER_TYPES}
         gvk = answered if answer is None or answer.kind != self.rk.list_kind else self.body
