@@ -19,8 +19,8 @@ reads it from disk instead of the network), a stale hash redirected to the curre
 ``ETag`` for conditional requests. The documents depend on the code alone, so each is built once per
 process, on first use, and kept as bytes; building all of them takes a fraction of a second.
 
-``/openapi/v2`` is not served: kubectl asks for it only in protobuf, as a fallback when v3 is
-missing, and answers a 404 the way it does for any server without it.
+``/openapi/v2`` is not served (404, as from a server without it): kubectl asks for it only in
+protobuf, for what v3 now answers, and carries on without it.
 """
 
 from __future__ import annotations
@@ -150,6 +150,10 @@ def _expires() -> float:
 # ── roots and paths ──────────────────────────────────────────────────────────────────────────
 
 
+#: the body of every ``…/scale`` subresource
+_SCALE = Root("autoscaling", "v1", "Scale", None)
+
+
 def _roots(kinds: list[ResourceKind]) -> list[Root]:
     roots = []
     for rk in kinds:
@@ -158,9 +162,6 @@ def _roots(kinds: list[ResourceKind]) -> list[Root]:
         if "scale" in rk.subresources:
             roots.append(_SCALE)
     return list(dict.fromkeys(roots))
-
-
-_SCALE = Root("autoscaling", "v1", "Scale", None)
 
 
 def _paths(api_version: str, kinds: list[ResourceKind]) -> dict[str, Any]:
@@ -225,12 +226,12 @@ class _Operations:
         operation_id = f"{verb}{self.group_version}{collection}{self.scope}{self.rk.kind}{suffix}"
         if all_namespaces:
             operation_id = f"{verb}{self.group_version}{self.rk.kind}ForAllNamespaces"
-        answered = answer or self.body
-        content = {media: {"schema": ref(_component(answered))} for media in _ANSWER_TYPES}
-        gvk = answered if answer is None or answer.kind != self.rk.list_kind else self.body
+        # a list answers with the list kind, but the operation belongs to the kind, as in Kubernetes
+        content = {media: {"schema": ref(_component(answer or self.body))} for media in _ANSWER_TYPES}
+        gvk = self.body
         return {
             "operationId": operation_id,
-            "description": f"{action.capitalize()} {self._what(subresource, action)}",
+            "description": f"{_VERBS[action]} {self._what(subresource, action)}",
             "parameters": parameters,
             "responses": {code: {"description": "OK" if code == "200" else _CODES[code], "content": content}
                           for code in status_codes},
@@ -239,8 +240,9 @@ class _Operations:
         }
 
     def _what(self, subresource: str | None, action: str) -> str:
-        noun = f"{self.rk.kind} objects" if action in ("list", "deletecollection") else f"a {self.rk.kind}"
-        return f"{noun}'s {subresource}" if subresource else noun
+        if action in ("list", "deletecollection"):
+            return f"{self.rk.kind} objects"
+        return f"the {subresource} of a {self.rk.kind}" if subresource else f"a {self.rk.kind}"
 
     def _with_body(self, operation: Schema, content: dict[str, Schema]) -> Schema:
         operation["requestBody"] = {"required": True, "content": content}
@@ -284,6 +286,8 @@ class _Operations:
 
 
 _CODES = {"201": "Created", "202": "Accepted"}
+_VERBS = {"get": "Read", "list": "List", "post": "Create", "put": "Replace", "patch": "Patch", "delete": "Delete",
+          "deletecollection": "Delete a collection of"}
 _LOG = [
     _query("container", "Which container's output; needed when the pod has more than one."),
     _query("follow", "true: keep the stream open and send new lines as they come.", "boolean"),
