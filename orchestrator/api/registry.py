@@ -21,8 +21,9 @@ from pydantic import BaseModel
 from orchestrator.api import errors
 from orchestrator.api.apps import Deployment, ReplicaSet
 from orchestrator.api.coordination import Lease
-from orchestrator.api.core import ConfigMap, Endpoints, Event, Namespace, Node, Secret, Service
+from orchestrator.api.core import ConfigMap, Endpoints, Event, Namespace, Secret, Service
 from orchestrator.api.discovery import EndpointSlice
+from orchestrator.api.node import Node
 from orchestrator.api.pod import Pod
 
 
