@@ -52,12 +52,14 @@ def remove_cluster_objects(cluster_uid: str, docker_host: str | None = None) -> 
     selector = cluster_filter(cluster_uid)
     failures: list[str] = []
     try:
-        # ids only: a container the agents remove meanwhile must not fail an inspect here
-        containers = [summary["Id"] for summary in client.api.containers(all=True, filters=selector)]
+        # summaries only: a container the agents remove meanwhile must not fail an inspect here
+        summaries = client.api.containers(all=True, filters=selector)
+        containers = [summary["Id"] for summary in summaries]
+        names = [name.lstrip("/") for summary in summaries for name in summary.get("Names") or []]
         with ThreadPoolExecutor(PARALLELISM) as pool:
             failures += [f for f in pool.map(lambda cid: _remove_container(client, cid), containers) if f]
         networks = client.networks.list(filters=selector)
-        failures += [f for f in map(_remove_network, networks) if f]
+        failures += [f for f in (_remove_network(client, n, selector, names) for n in networks) if f]
         volumes = client.volumes.list(filters=selector)
         failures += [f for f in map(_remove_volume, volumes) if f]
     except DockerException as error:
@@ -102,9 +104,16 @@ def _remove_container(client: docker.DockerClient, container_id: str) -> str | N
     return None
 
 
-def _remove_network(network: Network, attempts: int = 10, pause: float = 0.3) -> str | None:
-    """Docker releases a removed container's endpoint a moment after the removal returns, so a
-    network whose last containers just went may still say "active endpoints": ask again."""
+def _remove_network(client: docker.DockerClient, network: Network, selector: dict, removed: list[str],
+                    attempts: int = 10, pause: float = 0.3) -> str | None:
+    """Remove the network, though it may still say "active endpoints" for a moment.
+
+    Docker releases a removed container's endpoint a moment after the removal returns, so ask
+    again. Meanwhile, remove any container of the cluster that appeared after the first sweep (an
+    agent's create still in flight when it stopped), and force-disconnect the containers already
+    removed, by name, which releases an endpoint their removal left behind (what
+    ``docker network disconnect -f`` does).
+    """
     for attempt in range(attempts):
         try:
             network.remove()
@@ -114,7 +123,14 @@ def _remove_network(network: Network, attempts: int = 10, pause: float = 0.3) ->
         except APIError as error:
             if "active endpoints" not in str(error.explanation) or attempt == attempts - 1:
                 return f"network {network.name}: {error.explanation}"
-            time.sleep(pause)
+        for late in client.api.containers(all=True, filters=selector):
+            _remove_container(client, late["Id"])
+        for name in removed:
+            try:
+                client.api.disconnect_container_from_network(name, network.id, force=True)
+            except (NotFound, APIError):
+                pass  # not on this network any more: nothing to release
+        time.sleep(pause)
     return None
 
 
