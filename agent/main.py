@@ -7,10 +7,12 @@ register the Node. Then wait, reporting Ready=False as a kubelet without a netwo
 control plane has given the Node a pod CIDR: pod IPs come from it (:mod:`agent.network.ipam`), so
 no pod starts before. Then these loops run side by side:
 
-* **pods** — list the pods bound to this node, then watch from that revision; every watch ends
-  after ``resync_interval`` and the list is taken again (a full resync, as informers do), so
-  nothing a broken stream missed stays missed. Each pod has its own :class:`~agent.pod_worker.PodWorker`
+* **pods** — list the pods bound to this node once, then watch, each watch resumed from the last
+  revision seen (:class:`~agent.reflector.Reflector`): a broken stream or a restarted control plane
+  is watched again, not listed again. Each pod has its own :class:`~agent.pod_worker.PodWorker`
   (:mod:`agent.pod_workers`), made once the Node has its pod CIDR;
+* **sweep** — every ``resync_interval``, what Docker still holds of pods no longer bound here is
+  removed;
 * **docker events** — a container of ours dying wakes its pod's worker at once;
 * **heartbeat** — the Node's conditions every ``heartbeat_interval``;
 * **endpoint** — the authenticated HTTPS endpoint the API server uses for logs and exec;
@@ -19,7 +21,7 @@ no pod starts before. Then these loops run side by side:
 
 Adoption comes for free: a restarted agent lists its pods, each worker reads its containers from
 Docker labels, finds them running with the right spec hash, and leaves them alone. Containers of
-pods the API no longer knows are stopped and removed by the resync.
+pods the API no longer knows are stopped and removed by the sweep.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from agent.node import Heartbeat, NotReady, allocatable, node_object, primary_ip
 from agent.pod_workers import PodWorkers
 from agent.podfiles import PodFiles
 from agent.probes.manager import ProbeManager
+from agent.reflector import Reflector
 from agent.runtime.docker_runtime import DockerRuntime
 from agent.runtime.errors import ContainerRuntimeError
 from agent.runtime.streams import ContainerStreams
@@ -176,23 +179,14 @@ class Agent:
     # -- pods --------------------------------------------------------------------------------
 
     def _pods_loop(self, pods: PodWorkers) -> None:
-        while not self._stop.is_set():
-            try:
-                revision = pods.resync()
-                for kind, pod in self.api.watch_pods(revision, int(self.config.resync_interval)):
-                    if self._stop.is_set():
-                        return
-                    if kind in ("ADDED", "MODIFIED"):
-                        pods.changed(pod)
-                    elif kind == "DELETED":
-                        pods.gone(pod["metadata"]["uid"], check_docker=True)
-            except ApiRejected as error:
-                if error.code != 410:  # 410: the revision is too old; the relist above handles it
-                    log.warning("watching pods: %s", error)
-                    self._stop.wait(1.0)
-            except ApiUnavailable as error:
-                log.warning("API server unreachable (%s); retrying", error)
-                self._stop.wait(2.0)
+        path, params = self.api.bound_pods()
+        threading.Thread(target=self._sweep_loop, args=(pods,), name="sweep", daemon=True).start()
+        Reflector(self.api, path, params=params, replace=pods.replace, apply=pods.apply,
+                  watch_seconds=self.config.resync_interval, retry_seconds=2.0).run(self._stop)
+
+    def _sweep_loop(self, pods: PodWorkers) -> None:
+        while not self._stop.wait(self.config.resync_interval):
+            pods.sweep()
 
     def wake(self, uid: str) -> None:
         if self.pods is not None:

@@ -9,8 +9,13 @@ DELETED, as Kubernetes' watch cache does.
 A watch starts from a resourceVersion: unset or ``0`` first replays the current state as ADDED
 events, ``N`` replays the log after ``N`` (410 Expired when the store no longer has it). The live
 subscription opens *before* the replay is read, and events are de-duplicated by revision, so
-nothing falls into the gap. Each watch has a bounded queue; a client that cannot keep up is sent
-an ERROR event with a 410 Status and dropped, and must list again, as with Kubernetes.
+nothing falls into the gap. A watch that asked for bookmarks (``allowWatchBookmarks``) gets one as
+its last event when it ends cleanly (its ``timeoutSeconds`` ran out, or the server is shutting
+down): a BOOKMARK carries only the revision every earlier event of the store has been weighed at,
+so the client resumes from there rather than from its last *selected* event, which may be far
+behind, and the replay it then asks for is short. Each watch has a bounded queue; a client that
+cannot keep up is sent an ERROR event with a 410 Status and dropped, and must list again, as with
+Kubernetes.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ MAX_PENDING = 10_000
 
 @dataclass(frozen=True)
 class WatchEvent:
-    type: str  # ADDED, MODIFIED, DELETED, ERROR
+    type: str  # ADDED, MODIFIED, DELETED, ERROR, BOOKMARK
     object: dict
 
 
@@ -96,8 +101,10 @@ class Watch:
             self.queue = asyncio.Queue(1)
             self.queue.put_nowait(None)
 
-    async def stream(self, since: str | None, timeout: float | None) -> AsyncIterator[WatchEvent]:
-        """Replay from ``since``, then follow live events until the timeout or the client leaves."""
+    async def stream(self, since: str | None, timeout: float | None, *, bookmarks: bool = False
+                     ) -> AsyncIterator[WatchEvent]:
+        """Replay from ``since``, then follow live events until the timeout or the client leaves;
+        with ``bookmarks``, a clean end is announced by a BOOKMARK (see the module docstring)."""
         self.hub.watches.add(self)
         try:
             for initial in self._replay(since):
@@ -105,16 +112,18 @@ class Watch:
             loop = asyncio.get_running_loop()
             deadline = loop.time() + timeout if timeout else None
             while True:
-                remaining = deadline - loop.time() if deadline else None
-                if remaining is not None and remaining <= 0:
-                    return
+                remaining = max(0.0, deadline - loop.time()) if deadline else None
                 try:
                     event = await asyncio.wait_for(self.queue.get(), remaining)
                 except asyncio.TimeoutError:
+                    if bookmarks:
+                        yield self._bookmark()
                     return
                 if event is None:
                     if not self.closing:
                         yield _expired_event("the watcher fell too far behind; list again and watch from there")
+                    elif bookmarks:
+                        yield self._bookmark()
                     return
                 if event.revision <= self.after:
                     continue
@@ -123,6 +132,11 @@ class Watch:
                     yield translated
         finally:
             self.hub.watches.discard(self)
+
+    def _bookmark(self) -> WatchEvent:
+        """Every store event up to ``after`` has been weighed for this watch: resume from there."""
+        return WatchEvent("BOOKMARK", {"kind": self.rk.kind, "apiVersion": self.rk.api_version,
+                                       "metadata": {"resourceVersion": str(self.after)}})
 
     def _replay(self, since: str | None) -> list[WatchEvent]:
         api = self.hub.api
