@@ -58,6 +58,10 @@ log = logging.getLogger("dockyard.agent")
 
 #: seconds between looks at the Node while waiting for its pod CIDR
 POD_CIDR_POLL = 0.5
+#: how long a stopping agent waits for its last events to be written. A request to a server that
+#: is gone or cut off only fails after the client's timeout (15 s), so this bounds the exit after
+#: SIGTERM: under 2 s (issue 19; it was over 5 s, the flush's old bound, behind a partition)
+SHUTDOWN_FLUSH_SECONDS = 0.5
 
 
 class Agent:
@@ -173,7 +177,8 @@ class Agent:
             self.pods.stop()
         self.endpoint.stop()
         self.prober.stop()
-        self.events.flush()
+        # the last events get out if the server answers; an unreachable one is not waited for
+        self.events.flush(SHUTDOWN_FLUSH_SECONDS)
         self.events.stop()
 
     # -- pods --------------------------------------------------------------------------------
@@ -207,26 +212,47 @@ def _read_host_resolv_conf() -> str:
         return ""
 
 
+class _StoppedWhileStarting(BaseException):
+    """SIGTERM or SIGINT arrived before the agent had started (joining, reaching Docker): there
+    is nothing to stop yet, so the signal ends the start-up where it is."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
 def run(config: AgentConfig) -> int:
-    """``dockyard agent``: run until SIGTERM/SIGINT; exit code 1 with a message on failure to start."""
+    """``dockyard agent``: run until SIGTERM/SIGINT (exit code 0, promptly: the loops stop, the
+    containers keep running); exit code 1 with a message if it cannot start or its loop fails."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns what matters
+    started: list[Agent] = []
+    done = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if not started:
+            raise _StoppedWhileStarting(signum)
+        if done.is_set():
+            return  # a second signal while stopping
+        log.info("signal %s: stopping (containers keep running)", signum)
+        started[0].stop()
+        done.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
-        agent = Agent(config)
+        started.append(Agent(config))
     except (JoinError, ContainerRuntimeError, IpCommandFailed, ApiUnavailable, ApiRejected) as error:
         log.error("cannot start the agent for node %s: %s", config.node_name, error)
         return 1
-    done = threading.Event()
-
-    def shutdown(signum: int, frame: FrameType | None) -> None:
-        log.info("signal %s: stopping (containers keep running)", signum)
-        agent.stop()
-        done.set()
-
-    signal.signal(signal.SIGTERM, shutdown)
-    signal.signal(signal.SIGINT, shutdown)
-    runner = threading.Thread(target=agent.run, name="agent", daemon=True)
+    except _StoppedWhileStarting as stopped:
+        log.info("signal %s while starting: stopping", stopped.signum)
+        return 0
+    runner = threading.Thread(target=started[0].run, name="agent", daemon=True)
     runner.start()
     while not done.is_set() and runner.is_alive():
         done.wait(0.5)
+    if not done.is_set():
+        log.error("the agent's main loop ended without being asked to (see the error above); exiting")
+        return 1
     return 0

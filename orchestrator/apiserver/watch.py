@@ -107,6 +107,8 @@ class Watch:
         with ``bookmarks``, a clean end is announced by a BOOKMARK (see the module docstring)."""
         self.hub.watches.add(self)
         try:
+            if self.hub.closing:
+                return  # opened on a kept-alive connection while the server stops: see WatchHub.close_all
             for initial in self._replay(since):
                 yield initial
             loop = asyncio.get_running_loop()
@@ -172,6 +174,7 @@ class WatchHub:
     def __init__(self, api: ObjectAPI) -> None:
         self.api = api
         self.watches: set[Watch] = set()
+        self.closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -184,7 +187,12 @@ class WatchHub:
             self._unsubscribe()
 
     def close_all(self) -> None:
-        """End every open watch (on the event loop's thread), so none holds a stopping server."""
+        """End every open watch (on the event loop's thread), so none holds a stopping server;
+        and every watch opened from now on at once. A client whose watch ended opens the next
+        one at once, on the same kept-alive connection, which the server still answers until its
+        own shutdown reaches that connection: such a watch would hold the server for its whole
+        graceful-shutdown timeout (2 s more on every SIGTERM with agents connected)."""
+        self.closing = True
         for watch in list(self.watches):
             watch.close()
 

@@ -224,7 +224,7 @@ class SeparateMachines:
         self.join = self._join_command(control)
         for name in self.worker_names:
             self._start_agent(self.machine(name), self.join)
-        self._wait_for_nodes(timeout)
+        self.wait_for_nodes(timeout)
         self.timings["set up"] = time.monotonic() - began
         return self
 
@@ -271,7 +271,8 @@ class SeparateMachines:
         env = {**os.environ, "DOCKER_HOST": self.engines[machine.name].url, "TMPDIR": str(tmp)}
         self.agents[machine.name] = self._spawn(machine.name, machine.command(*argv), env)
 
-    def _wait_for_nodes(self, timeout: float) -> None:
+    def wait_for_nodes(self, timeout: float = 120) -> None:
+        """Until every worker's Node is Ready; fails at once if an agent has exited."""
         kubectl = self.kubectl()
 
         def all_ready() -> bool:
@@ -307,9 +308,25 @@ class SeparateMachines:
     def kill_agent(self, name: str) -> None:
         kill_processes([self.agents[name]])
 
-    def start_agent(self, name: str) -> None:
-        """Run the machine's join command again: the agent finds its node token in its state dir."""
+    def start_agent(self, name: str, wait: bool = True, timeout: float = 60) -> None:
+        """Run the machine's join command again (the agent finds its node token in its state
+        dir); with ``wait``, until the agent says it is ready (its loops and signal handlers run)."""
+        log = self.logs_dir() / f"{name}.log"
+        offset = log.stat().st_size if log.exists() else 0
         self._start_agent(self.machine(name), self.join)
+        if not wait:
+            return
+        ready = f"node {name} ready (".encode()
+
+        def started() -> bool:
+            agent = self.agents[name]
+            if agent.poll() is not None:
+                raise AssertionError(f"the agent on {name} exited with {agent.returncode}:\n{self.logs()}")
+            with open(log, "rb") as text:
+                text.seek(offset)
+                return ready in text.read()
+
+        wait_for(f"the agent on {name} to start", started, explain=self.logs, timeout=timeout, every=0.2)
 
     # -- teardown ----------------------------------------------------------------------------
 

@@ -119,3 +119,12 @@ def test_a_watch_the_server_closes_ends_with_a_bookmark_too():
 def test_no_bookmark_unless_asked_for():
     assert follow_until_end(make_watch(""), "4", timeout=0.1, bookmarks=False) == []
     assert follow_until_end(make_watch(""), "4", timeout=30, bookmarks=False, close_after=0.05) == []
+
+
+def test_a_watch_opened_while_the_server_stops_ends_at_once():
+    """A client whose watch was closed opens the next on its kept-alive connection: that one must
+    not hold the stopping server for its graceful-shutdown timeout."""
+    watch = make_watch("")
+    watch.hub.close_all()
+    again = watch.hub.open(POD, "default", ListOptions())
+    assert follow_until_end(again, "0", timeout=30, bookmarks=True) == []
