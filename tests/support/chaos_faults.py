@@ -28,7 +28,7 @@ from datetime import datetime
 from agent import labels
 from tests.support.chaos_cluster import APP, REPLICAS, ChaosCluster
 from tests.support.chaos_figures import (
-    CONTAINER_RESTARTS, CONTAINERS_COMPARED, ENGINE_BACK, LISTS_AFTER_RESTART, RESCHEDULE, STALE_SECONDS,
+    CONTAINER_RESTARTS, CONTAINERS_COMPARED, ENGINE_BACK, EVICTED, LISTS_AFTER_RESTART, RESCHEDULE, STALE_SECONDS,
 )
 from tests.support.chaos_schedule import Fault, Step
 from tests.support.waiting import wait_for
@@ -39,11 +39,14 @@ LISTS_WINDOW = 3.0
 ADOPTION_WINDOW = 4.0
 
 
-def play(step: Step, cluster: ChaosCluster) -> dict[str, float]:
-    return PLAYS[step.fault](step, cluster)
+def play(step: Step, cluster: ChaosCluster) -> tuple[str | None, dict[str, float]]:
+    """Play ``step``; the worker it hit (None for the control plane and the Deployment), and
+    what it measured."""
+    target = step.target({pod["spec"]["nodeName"] for pod in cluster.pods() if pod["spec"].get("nodeName")})
+    return target, PLAYS[step.fault](step, target, cluster)
 
 
-def kill_control_plane(step: Step, cluster: ChaosCluster) -> dict[str, float]:
+def kill_control_plane(step: Step, target: str | None, cluster: ChaosCluster) -> dict[str, float]:
     cluster.machines.kill_server()
     time.sleep(step.downtime)
     cluster.machines.start_server()
@@ -52,14 +55,14 @@ def kill_control_plane(step: Step, cluster: ChaosCluster) -> dict[str, float]:
     return {LISTS_AFTER_RESTART: sum(int(count) for count in lists)}
 
 
-def kill_agent(step: Step, cluster: ChaosCluster) -> dict[str, float]:
-    assert step.target is not None
-    before = containers(cluster, step.target)
-    cluster.machines.kill_agent(step.target)
+def kill_agent(step: Step, target: str | None, cluster: ChaosCluster) -> dict[str, float]:
+    assert target is not None
+    before = containers(cluster, target)
+    cluster.machines.kill_agent(target)
     time.sleep(step.downtime)
-    cluster.machines.start_agent(step.target)
+    cluster.machines.start_agent(target)
     time.sleep(ADOPTION_WINDOW)
-    after = containers(cluster, step.target)
+    after = containers(cluster, target)
     restarted = [name for cid, (name, started) in before.items() if after.get(cid, (name, None))[1] != started]
     if restarted:
         print(f"    containers restarted across the agent's restart: {restarted}")
@@ -76,22 +79,32 @@ def containers(cluster: ChaosCluster, machine: str) -> dict[str, tuple[str, str]
         client.close()
 
 
-def restart_engine(step: Step, cluster: ChaosCluster) -> dict[str, float]:
-    """Until every pod bound to the machine runs again: the engine stopped its containers, and the
-    API still calls the pods Ready until the agent has seen that."""
-    assert step.target is not None
-    machine = step.target
+def restart_engine(step: Step, target: str | None, cluster: ChaosCluster) -> dict[str, float]:
+    """Until each pod that was bound to the machine runs there again, or was evicted (the node is
+    NotReady while its engine is down, and the run's pods tolerate that for 2 s only): the API
+    still calls the pods Ready until the agent has seen their containers stop."""
+    assert target is not None
+    machine = target
     bound = {pod["metadata"]["uid"] for pod in cluster.pods() if pod["spec"].get("nodeName") == machine}
     began = time.monotonic()
     cluster.machines.engines[machine].restart()
-    wait_for(f"the pods on {machine} running again", lambda: bound <= pod_uids(cluster, machine, since=began),
-             explain=cluster.machines.logs, timeout=60, every=0.5)
-    return {ENGINE_BACK: round(time.monotonic() - began, 1)}
+
+    def settled() -> bool:
+        existing = {pod["metadata"]["uid"] for pod in cluster.pods() if not pod["metadata"].get("deletionTimestamp")}
+        return bound & existing <= pod_uids(cluster, machine, since=began)
+
+    wait_for(f"the pods on {machine} running again or evicted", settled, explain=cluster.machines.logs, timeout=60,
+             every=0.5)
+    existing = {pod["metadata"]["uid"] for pod in cluster.pods()}
+    measured = {EVICTED: float(len(bound - existing))}
+    if bound & existing:
+        measured[ENGINE_BACK] = round(time.monotonic() - began, 1)
+    return measured
 
 
-def partition(step: Step, cluster: ChaosCluster) -> dict[str, float]:
-    assert step.target is not None
-    lost = step.target
+def partition(step: Step, target: str | None, cluster: ChaosCluster) -> dict[str, float]:
+    assert target is not None
+    lost = target
     machine = cluster.machines.machine(lost)
     stranded = {pod["metadata"]["uid"] for pod in cluster.pods() if pod["spec"].get("nodeName") == lost}
     cut = time.monotonic()
@@ -143,22 +156,22 @@ def _docker_time(stamp: str) -> float:
     return datetime.fromisoformat(stamp[:26].rstrip("Z") + "+00:00").timestamp()
 
 
-def drain(step: Step, cluster: ChaosCluster) -> dict[str, float]:
-    assert step.target is not None
-    cluster.kubectl("drain", step.target, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=120s",
+def drain(step: Step, target: str | None, cluster: ChaosCluster) -> dict[str, float]:
+    assert target is not None
+    cluster.kubectl("drain", target, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=120s",
                     timeout=150)
-    cluster.wait_until_healthy(f"every replica Ready off {step.target}", cordoned=step.target)
-    cluster.kubectl("uncordon", step.target)
+    cluster.wait_until_healthy(f"every replica Ready off {target}", cordoned=target)
+    cluster.kubectl("uncordon", target)
     return {}
 
 
-def rollout(step: Step, cluster: ChaosCluster) -> dict[str, float]:
+def rollout(step: Step, target: str | None, cluster: ChaosCluster) -> dict[str, float]:
     cluster.kubectl("rollout", "restart", f"deployment/{APP}")
     cluster.kubectl("rollout", "status", f"deployment/{APP}", "--timeout=120s", timeout=150)
     return {}
 
 
-PLAYS: dict[Fault, Callable[[Step, ChaosCluster], dict[str, float]]] = {
+PLAYS: dict[Fault, Callable[[Step, str | None, ChaosCluster], dict[str, float]]] = {
     Fault.KILL_CONTROL_PLANE: kill_control_plane,
     Fault.KILL_AGENT: kill_agent,
     Fault.RESTART_ENGINE: restart_engine,

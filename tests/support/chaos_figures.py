@@ -126,9 +126,15 @@ class StepOutcome:
     """One step as it was played: when (time.time()) and what it measured."""
 
     step: Step
+    target: str | None          # the worker it hit
     began: float
     ended: float
     measured: dict[str, float] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        where = f" on {self.target}" if self.target else ""
+        down = f", down {self.step.downtime:.1f} s" if self.step.downtime else ""
+        return f"{self.step.fault.value}{where}{down}"
 
 
 #: what a step may measure, as the table names it
@@ -139,6 +145,7 @@ STALE_SECONDS = "stale_seconds"             # machine back -> its evicted pods' 
 LISTS_AFTER_RESTART = "lists_after_restart"  # LIST requests to a restarted control plane
 RECOVERY = "recovery_seconds"               # the fault's start -> the Deployment fully available again
 ENGINE_BACK = "pods_back_seconds"           # an engine restarted -> its pods' containers running again
+EVICTED = "pods_evicted"                    # pods of a machine whose engine restarted, evicted meanwhile
 
 
 @dataclass(frozen=True)
@@ -180,7 +187,8 @@ def table(run: Run, request_lines: list[dict]) -> str:
          f"{int(sum(run.measured(CONTAINERS_COMPARED)))} containers compared)", "0"),
         ("time to reschedule after machine loss", _seconds(reschedule), ""),
         ("evicted pods' containers gone after reconnection", _seconds(stale), ""),
-        ("pods running again after an engine restart", _seconds(run.measured(ENGINE_BACK)), ""),
+        ("pods running again after an engine restart", _seconds(run.measured(ENGINE_BACK))
+         + f" ({int(sum(run.measured(EVICTED)))} evicted instead)", ""),
         ("LISTs to a restarted control plane (first 3 s)", f"{int(sum(lists))} ({len(lists)} restarts)", ""),
         ("duplicate pods ever seen", f"{run.pods.duplicates} (at most {run.pods.max_active} active, "
                                      f"limit {run.pods.limit})", "0"),
@@ -199,7 +207,7 @@ def table(run: Run, request_lines: list[dict]) -> str:
     for index, outcome in enumerate(run.steps, 1):
         failed = sum(1 for line in request_lines if outcome.began <= line["t"] <= outcome.ended and not line["ok"])
         measured = ", ".join(f"{name} {value:g}" for name, value in outcome.measured.items())
-        lines.append(f"  {index:2d}. {outcome.step}: {outcome.ended - outcome.began:.1f} s, {failed} failed"
+        lines.append(f"  {index:2d}. {outcome}: {outcome.ended - outcome.began:.1f} s, {failed} failed"
                      + (f"; {measured}" if measured else ""))
     return "\n".join(lines)
 

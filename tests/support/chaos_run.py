@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -80,11 +81,12 @@ def _play(cluster: ChaosCluster, steps: list[Step]) -> Played:
     outcomes = []
     for step in steps:
         started = time.time()
-        measured = play(step, cluster)
+        target, measured = play(step, cluster)
         cluster.wait_until_healthy(f"recovery from: {step}")
         measured[RECOVERY] = round(time.time() - started, 1)
-        outcomes.append(StepOutcome(step, started, time.time(), measured))
-        print(f"  played {step}: {measured}", flush=True)
+        outcome = StepOutcome(step, target, started, time.time(), measured)
+        outcomes.append(outcome)
+        print(f"  played {outcome}: {measured}", flush=True)
         time.sleep(2)  # quiet: the load sees the recovered cluster before the next fault
     ended = time.time()
     cluster.stop_load()
@@ -94,6 +96,9 @@ def _play(cluster: ChaosCluster, steps: list[Step]) -> Played:
 def _tear_down(cluster: ChaosCluster) -> Exception | None:
     try:
         cluster.stop_load()
+        # the processes' and engines' logs, kept beside the records for whoever reads a failure
+        if cluster.machines.logs_dir().is_dir():
+            shutil.copytree(cluster.machines.logs_dir(), cluster.out / "logs", dirs_exist_ok=True)
     finally:
         try:
             cluster.machines.teardown()

@@ -1,11 +1,14 @@
 """The faults a chaos run plays, and their order: a pure function of a seed.
 
-A run is ``rounds`` rounds; each round plays every :class:`Fault` once, in an order, against a
-worker and with a downtime that the seed decides. The same seed gives the same schedule, which
-the run prints before it starts and with its figures, so a run that found something can be played
-again (``make chaos CHAOS_SEED=…``). The timings a run measures depend on the machine's load and
-are not reproducible to the millisecond; what is reproducible is what was done, to whom, in which
-order.
+A run is ``rounds`` rounds; each round plays every :class:`Fault` once, in an order and with a
+downtime that the seed decides. A fault aimed at one worker takes the first worker, in an order
+the seed also decides, that runs a pod of the app when the step begins: Kubernetes does not move
+pods back onto a machine that lost them, so after a partition or a drain a worker may run none,
+and a fault there would test nothing. The same seed gives the same schedule, which the run prints
+before it starts and with its figures, so a run that found something can be played again (``make
+chaos CHAOS_SEED=…``). The timings a run measures depend on the machine's load and are not
+reproducible to the millisecond; what is reproducible is what was done in which order, and to
+whom as far as the pods' placement is the same.
 """
 
 from __future__ import annotations
@@ -35,11 +38,17 @@ DOWNTIME_RANGE = (1.0, 3.0)
 @dataclass(frozen=True)
 class Step:
     fault: Fault
-    target: str | None = None   # the worker machine, for TARGETED faults
-    downtime: float = 0.0       # seconds down, for faults WITH_DOWNTIME
+    workers: tuple[str, ...] = ()   # for TARGETED faults: the workers to aim at, in order of preference
+    downtime: float = 0.0           # seconds down, for faults WITH_DOWNTIME
+
+    def target(self, running_the_app: set[str]) -> str | None:
+        """The worker this step hits, given those that run a pod of the app now."""
+        if not self.workers:
+            return None
+        return next((worker for worker in self.workers if worker in running_the_app), self.workers[0])
 
     def __str__(self) -> str:
-        where = f" on {self.target}" if self.target else ""
+        where = f" on the first of {', '.join(self.workers)} running the app" if self.workers else ""
         down = f", down {self.downtime:.1f} s" if self.downtime else ""
         return f"{self.fault.value}{where}{down}"
 
@@ -52,9 +61,9 @@ def plan(seed: int, rounds: int, workers: list[str]) -> list[Step]:
         faults = list(Fault)
         chooser.shuffle(faults)
         for fault in faults:
-            target = chooser.choice(workers) if fault in TARGETED else None
+            preference = tuple(chooser.sample(workers, len(workers))) if fault in TARGETED else ()
             downtime = round(chooser.uniform(*DOWNTIME_RANGE), 1) if fault in WITH_DOWNTIME else 0.0
-            steps.append(Step(fault, target, downtime))
+            steps.append(Step(fault, preference, downtime))
     return steps
 
 

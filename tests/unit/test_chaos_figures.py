@@ -28,8 +28,16 @@ def test_every_round_plays_every_fault_once_against_a_worker_where_it_needs_one(
     for start in range(0, len(steps), len(Fault)):
         assert Counter(step.fault for step in steps[start:start + len(Fault)]) == Counter(Fault)
     for step in steps:
-        assert (step.target in WORKERS) if step.fault in TARGETED else step.target is None
+        assert sorted(step.workers) == (WORKERS if step.fault in TARGETED else [])
         assert (1.0 <= step.downtime <= 3.0) if step.fault in WITH_DOWNTIME else step.downtime == 0
+
+
+def test_a_targeted_fault_hits_the_first_worker_it_prefers_that_runs_the_app():
+    step = Step(Fault.DRAIN, ("worker-3", "worker-1", "worker-2"))
+    assert step.target({"worker-1", "worker-2"}) == "worker-1"
+    assert step.target({"worker-3"}) == "worker-3"
+    assert step.target(set()) == "worker-3"  # none runs it: the first all the same
+    assert Step(Fault.ROLLOUT).target({"worker-1"}) is None
 
 
 # -- acknowledged writes -----------------------------------------------------------------------
@@ -96,8 +104,10 @@ def test_ended_pods_are_not_active():
 # -- the table ---------------------------------------------------------------------------------
 
 def test_the_table_names_every_figure_and_the_command_that_reproduces_it():
-    outcomes = [StepOutcome(Step(Fault.PARTITION, "worker-2"), 100.0, 120.0, {RESCHEDULE: 9.0}),
-                StepOutcome(Step(Fault.KILL_AGENT, "worker-1", 1.5), 121.0, 130.0, {CONTAINER_RESTARTS: 0})]
+    outcomes = [StepOutcome(Step(Fault.PARTITION, ("worker-2", "worker-1")), "worker-2", 100.0, 120.0,
+                            {RESCHEDULE: 9.0}),
+                StepOutcome(Step(Fault.KILL_AGENT, ("worker-1",), 1.5), "worker-1", 121.0, 130.0,
+                            {CONTAINER_RESTARTS: 0})]
     run = Run(seed=42, rounds=1, workers=3, command="make chaos CHAOS_SEED=42 CHAOS_ROUNDS=1", began=90.0,
               ended=131.0, steps=outcomes,
               writes=WriteFigures(acked=200, lost=(), refused=0, unknown=3, unknown_stored=1),
@@ -109,4 +119,5 @@ def test_the_table_names_every_figure_and_the_command_that_reproduces_it():
     assert rows["acknowledged writes lost"].split()[-4:] == ["0", "of", "200", "0"]
     assert "2.5 s (step 1)" in rows["longest gap without an answered request"]
     assert "9.0 s" in rows["time to reschedule after machine loss"]
+    assert text.splitlines()[-2].startswith("   1. cut a machine off the LAN") and "on worker-2" in text
     assert "1 failed" in text.splitlines()[-2] and "0 failed" in text.splitlines()[-1]
