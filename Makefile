@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: test unit lint tools images demo seed-check chaos bench bench-api bench-pods bench-scheduler bench-scaleup bench-services clean
+.PHONY: test unit lint tools images demo seed-check chaos bench bench-api bench-pods bench-scheduler bench-scaleup bench-services bench-portforward clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,7 +50,7 @@ seed-check: $(STAMP)
 	@test -n "$(NOTES)" || { echo "error: say where the study notes are: make seed-check NOTES=DIR" >&2; exit 2; }
 	$(PY) -m tests.support.seed_copies "$(NOTES)"
 
-bench: bench-api bench-pods bench-scheduler bench-scaleup bench-services
+bench: bench-api bench-pods bench-scheduler bench-scaleup bench-services bench-portforward
 
 bench-api: $(STAMP)
 	$(PY) bench/api.py
@@ -73,6 +73,12 @@ bench-scaleup: $(STAMP)
 # agents; needs the Docker engine, root (iptables) and the offline images; about 2 minutes.
 bench-services: $(STAMP) images
 	$(PY) bench/services.py
+
+# kubectl port-forward (WebSocket tunnel and SPDY upgrade) beside a direct connection to the same
+# nginx pod: MB/s for a large download and requests/s over 20 parallel connections; needs the
+# Docker engine, root and the offline images; about 2 minutes.
+bench-portforward: $(STAMP) images
+	$(PY) bench/portforward.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

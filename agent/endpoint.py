@@ -1,5 +1,5 @@
-"""The agent's authenticated HTTPS endpoint, where the API server asks for logs, exec and attach,
-and, for ``nodes/NAME/proxy``, the agent's ``/healthz`` and ``/pods`` (:mod:`agent.nodeinfo`).
+"""The agent's authenticated HTTPS endpoint, where the API server asks for logs, exec, attach and
+port-forward, and, for ``nodes/NAME/proxy``, the agent's ``/healthz`` and ``/pods`` (:mod:`agent.nodeinfo`).
 
 It is the kubelet's port 10250 in miniature, with the same trust model:
 
@@ -36,6 +36,7 @@ from starlette.routing import Mount
 from agent.config import AgentConfig
 from agent.labels import Owner
 from agent.nodeinfo import PodsSource, node_routes
+from agent.portforward.server import PortForwarder
 from agent.runtime.streams import ContainerStreams
 from agent.servingcert import ensure_serving_cert
 from agent.streaming import streaming_app
@@ -62,6 +63,7 @@ class AgentEndpoint:
         if not self._client_ca.exists() or self._client_ca.read_text() != ca_pem:
             self._client_ca.write_text(ca_pem)
         self._streams = streams or ContainerStreams.connect(owner, config.docker_host)
+        self._port_forwarder = PortForwarder(self._streams)
         self._pods = pods
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -81,7 +83,8 @@ class AgentEndpoint:
     def start(self) -> AgentEndpoint:
         sock = self._bind()
         self._port = sock.getsockname()[1]
-        app = Starlette(routes=[*node_routes(self._pods), Mount("", app=streaming_app(self._streams))])
+        app = Starlette(routes=[*node_routes(self._pods),
+                                Mount("", app=streaming_app(self._streams, self._port_forwarder))])
         self._server = uvicorn.Server(uvicorn.Config(
             app, lifespan="off", log_config=None, log_level="warning",
             access_log=False, timeout_graceful_shutdown=SHUTDOWN_GRACE,
@@ -107,6 +110,7 @@ class AgentEndpoint:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=SHUTDOWN_GRACE + 5)
+        self._port_forwarder.close()
 
     def _bind(self) -> socket.socket:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET

@@ -17,8 +17,8 @@ from enum import Enum
 from typing import TypedDict
 
 from orchestrator.api.agentendpoint import SERVING_CERT_ANNOTATION
-from orchestrator.api.core import NodeAddressType, NodeConditionType
 from orchestrator.api.coordination import NODE_LEASE_DURATION_SECONDS, NODE_LEASE_NAMESPACE
+from orchestrator.api.node import NodeAddressType, NodeConditionType
 from orchestrator.api.timestamps import now_micro_time, now_rfc3339
 
 from agent.apiclient import ApiClient, ApiRejected, ApiUnavailable

@@ -1,5 +1,5 @@
-"""The agent endpoint's routes: container logs, exec and attach (contract in
-:mod:`orchestrator.api.agentendpoint`).
+"""The agent endpoint's routes: container logs, exec, attach and port-forward (contract in
+:mod:`orchestrator.api.agentendpoint`; port-forward is :mod:`agent.portforward.server`).
 
 All stream: a log line is sent the moment Docker hands it over, exec and attach output the
 moment the process writes it. Docker's sockets block, so each read runs in a worker thread that the request
@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from agent.portforward.server import PortForwarder
 from agent.runtime.errors import ContainerRuntimeError, LogsNotAvailable
 from agent.runtime.streams import ContainerRef, ContainerStreams, LogStream, StreamSession
 from orchestrator.api import errors
@@ -40,7 +41,7 @@ from orchestrator.api.remotecommand import (
 log = logging.getLogger("dockyard.agent.endpoint")
 
 
-def streaming_app(streams: ContainerStreams) -> Starlette:
+def streaming_app(streams: ContainerStreams, port_forwarder: PortForwarder) -> Starlette:
     async def logs(request: Request) -> Response:
         try:
             ref = _ref(request.path_params, request.query_params.get(POD_UID_PARAM))
@@ -82,6 +83,7 @@ def streaming_app(streams: ContainerStreams) -> Starlette:
         Route("/containerLogs/{namespace}/{pod}/{container}", logs, methods=["GET"]),
         *(WebSocketRoute(f"/{verb.value}/{{namespace}}/{{pod}}/{{container}}", remote_command(verb))
           for verb in StreamVerb),
+        WebSocketRoute("/portForward/{namespace}/{pod}", port_forwarder.serve),
     ])
 
 

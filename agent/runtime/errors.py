@@ -48,6 +48,10 @@ class ContainerNotRunning(ContainerRuntimeError):
     """Exec needs a running container and there is none (it is waiting, or has exited)."""
 
 
+class SandboxNotRunning(ContainerRuntimeError):
+    """Port-forward needs the pod's sandbox (its network namespace) and it is not running here."""
+
+
 class AddressInUse(SandboxFailed):
     """Docker refused the pod IP asked for: another container on the network holds it."""
 

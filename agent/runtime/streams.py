@@ -1,7 +1,9 @@
-"""Logs, exec and attach of this agent's containers, through docker-py.
+"""Logs, exec and attach of this agent's containers, and the sandbox port-forward enters, through
+docker-py.
 
 The agent's HTTPS endpoint (:mod:`agent.endpoint`) serves ``kubectl logs``, ``kubectl exec`` and
-``kubectl attach`` (what ``kubectl run -i`` uses) from here. Three rules keep it safe and honest:
+``kubectl attach`` (what ``kubectl run -i`` uses) from here, and finds the process whose network
+namespace ``kubectl port-forward`` connects in (:meth:`ContainerStreams.sandbox_pid`). Three rules keep it safe and honest:
 
 * **Only our own containers.** A container is found by the agent's Owner labels plus the pod's
   namespace, name and uid and the container's name, never by a Docker name or id from the
@@ -43,7 +45,7 @@ from agent import labels
 from agent.labels import Owner
 from agent.observed import ObservedContainer, ObservedPod, RuntimeState
 from agent.runtime.engine import connect
-from agent.runtime.errors import ContainerNotRunning, DockerUnavailable, LogsNotAvailable
+from agent.runtime.errors import ContainerNotRunning, DockerUnavailable, LogsNotAvailable, SandboxNotRunning
 from orchestrator.api.podlogs import LogOptions, LogsUnavailable
 from orchestrator.api.remotecommand import Channel, ExecOptions, TerminalSize
 
@@ -100,6 +102,25 @@ class ContainerStreams:
         except (DockerException, OSError) as error:  # OSError: requests' connection errors
             raise DockerUnavailable(f"cannot list containers on this node: {error}") from None
         return ObservedPod(ref.pod_uid, tuple(_instance(summary) for summary in summaries))
+
+    def sandbox_pid(self, namespace: str, pod: str, pod_uid: str) -> int:
+        """The process id of the pod's running pause container, whose network namespace every
+        container of the pod shares; :class:`SandboxNotRunning` in the runtime's words if none."""
+        wanted = {labels.POD_NAMESPACE: namespace, labels.POD_NAME: pod, labels.POD_UID: pod_uid,
+                  labels.CONTAINER: labels.SANDBOX}
+        try:
+            summaries = self.client.api.containers(filters=self.owner.filters(**wanted))
+            pids = [int((self.client.api.inspect_container(summary["Id"]).get("State") or {}).get("Pid") or 0)
+                    for summary in summaries]
+        except NotFound:
+            pids = []  # removed between the listing and the inspection
+        except (DockerException, OSError) as error:
+            raise DockerUnavailable(f"cannot look for the pod's sandbox on this node: {error}") from None
+        running = [pid for pid in pids if pid > 0]
+        if not running:
+            raise SandboxNotRunning(f'pod "{pod}" has no running sandbox on this node: sandbox container is not '
+                                    "running")
+        return running[0]
 
     # -- logs -------------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ routes and service proxy — so they are answered once, here.
 
 from __future__ import annotations
 
-from orchestrator.api.core import NodeAddressType, NodeConditionType
+from orchestrator.api.node import NodeAddressType, NodeConditionType
 
 
 def internal_ip(node: dict) -> str | None:

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 from orchestrator.api.jsonvalue import JSONValue, json_contains, json_equal, json_unique
 from orchestrator.api.patch import PatchError
-from orchestrator.api.patch_strategic import MERGE_KEYS, SET, Path
+from orchestrator.api.patch_strategic import MERGE_KEYS, RETAIN_KEYS, SET, Path
 
 _SET_ORDER = "$setElementOrder/"
 _DELETE_FROM = "$deleteFromPrimitiveList/"
@@ -51,15 +51,6 @@ _SERVER_METADATA = (
     "resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink",
     "deletionTimestamp", "deletionGracePeriodSeconds",
 )
-
-_VOLUMES: frozenset[Path] = frozenset({("spec", "template", "spec", "volumes", "*")})
-RETAIN_KEYS: dict[str, frozenset[Path]] = {
-    "Pod": frozenset({("spec", "volumes", "*")}),
-    "ReplicaSet": _VOLUMES,
-    "Deployment": _VOLUMES | {("spec", "strategy")},
-}
-"""Per kind: paths of maps tagged ``patchStrategy:"retainKeys"`` in k8s.io/api (apps/v1
-``DeploymentStrategy``, core/v1 ``Volume.VolumeSource``), in :data:`MERGE_KEYS` notation."""
 
 
 @dataclass(frozen=True)

@@ -28,20 +28,21 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from orchestrator.api.jsonvalue import JSONValue, json_contains, json_equal, json_unique
 from orchestrator.api.patch import PatchError
 
 Path = tuple[str, ...]
 Table = dict[Path, str]  # one kind's slice of MERGE_KEYS
+T = TypeVar("T")
 
 SET = "<set>"
 """Strategy for a list of scalars merged as a set (``patchStrategy:"merge"`` with no merge key)."""
 
 
-def _under(prefix: Path, table: Table) -> Table:
-    return {prefix + path: strategy for path, strategy in table.items()}
+def _under(prefix: Path, table: dict[Path, T]) -> dict[Path, T]:
+    return {prefix + path: value for path, value in table.items()}
 
 
 # Each block mirrors the ``patchStrategy``/``patchMergeKey`` struct tags of one Go type in
@@ -67,6 +68,8 @@ _POD_SPEC: Table = {
     **_under(("containers", "*"), _CONTAINER),
     **_under(("initContainers", "*"), _CONTAINER),
     **_under(("ephemeralContainers", "*"), _CONTAINER),
+    # the claim template of a generic ephemeral volume carries an ObjectMeta of its own
+    **_under(("volumes", "*", "ephemeral", "volumeClaimTemplate", "metadata"), _OBJECT_META),
 }
 _POD_STATUS: Table = {
     ("conditions",): "type",
@@ -97,6 +100,8 @@ MERGE_KEYS: dict[str, Table] = {
     "ConfigMap": _METADATA,
     "Secret": _METADATA,
     "Event": _METADATA,
+    "EndpointSlice": _METADATA,  # endpoints, ports and addresses are atomic lists
+    "Lease": _METADATA,
 }
 """Per kind: JSON path of a mergeable list → its merge key, or :data:`SET` for scalar sets.
 
@@ -105,6 +110,42 @@ ConfigMap data…). Built from the struct tags of k8s.io/api, e.g. ``Containers 
 `patchStrategy:"merge" patchMergeKey:"name"```; ``Tolerations``, ``EnvFrom``, ``Args`` and
 ``Command`` carry no tag, hence are replaced wholesale.
 """
+
+# The rest of the struct tags and markers about the same fields. The server needs none of them (it
+# follows the ``$retainKeys`` directives a patch carries): dockyard's own client diff
+# (:mod:`orchestrator.api.patch_diff`) and the OpenAPI document kubectl computes its patches from
+# (:mod:`orchestrator.api.openapi_schemas`) read them.
+_TEMPLATE_VOLUMES: frozenset[Path] = frozenset({("spec", "template", "spec", "volumes", "*"),
+                                                 ("spec", "template", "spec", "resourceClaims", "*")})
+RETAIN_KEYS: dict[str, frozenset[Path]] = {
+    "Pod": frozenset({("spec", "volumes", "*"), ("spec", "resourceClaims", "*"),
+                      ("status", "resourceClaimStatuses", "*")}),
+    "ReplicaSet": _TEMPLATE_VOLUMES,
+    "Deployment": _TEMPLATE_VOLUMES | {("spec", "strategy")},
+}
+"""Per kind: the maps a client diff marks with ``$retainKeys`` (``patchStrategy:"retainKeys"`` in
+k8s.io/api): apps/v1 ``DeploymentStrategy``, so that switching to Recreate drops ``rollingUpdate``,
+and each element of the core/v1 lists tagged ``merge,retainKeys`` (a volume, so that switching its
+source drops the old one). A path ending in "*" means every element of that list."""
+
+_CONTAINER_MAP_KEYS: dict[Path, tuple[str, ...]] = {("ports",): ("containerPort", "protocol")}
+_POD_SPEC_MAP_KEYS: dict[Path, tuple[str, ...]] = {
+    ("topologySpreadConstraints",): ("topologyKey", "whenUnsatisfiable"),
+    **_under(("containers", "*"), _CONTAINER_MAP_KEYS),
+    **_under(("initContainers", "*"), _CONTAINER_MAP_KEYS),
+    **_under(("ephemeralContainers", "*"), _CONTAINER_MAP_KEYS),
+}
+LIST_MAP_KEYS: dict[str, dict[Path, tuple[str, ...]]] = {
+    "Pod": _under(("spec",), _POD_SPEC_MAP_KEYS),
+    "ReplicaSet": _under(("spec", "template", "spec"), _POD_SPEC_MAP_KEYS),
+    "Deployment": _under(("spec", "template", "spec"), _POD_SPEC_MAP_KEYS),
+    "Service": {("spec", "ports"): ("port", "protocol")},
+}
+"""Per kind: keyed lists whose server-side-apply keys (``+listMapKey``) are more than the merge key.
+A strategic merge still matches their elements on the merge key alone."""
+
+SSA_ATOMIC: dict[str, frozenset[Path]] = {"Pod": frozenset({("status", "hostIPs")})}
+"""Per kind: lists merged by key in a strategic merge patch but atomic to server-side apply."""
 
 SUPPORTED_KINDS = frozenset(MERGE_KEYS)
 

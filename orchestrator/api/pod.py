@@ -1,11 +1,8 @@
-"""Pods: spec (with volumes), status (with container states) and pod templates.
+"""Pods: the object, its status as the node agent reports it, and pod templates.
 
-``PodSpec`` is shared by Pods and by the templates inside ReplicaSets and Deployments; the
-scheduler reads ``nodeSelector``/``tolerations``/``resources``, the agent the containers and
-volumes. Scheduling details dockyard stores but does not interpret (``affinity``,
-``topologySpreadConstraints``, ``dnsConfig``, most of the pod ``securityContext``) are loose dicts.
-
-The status half is written by the node agent; its enums (:class:`PodPhase`,
+The desired state, ``PodSpec``, is in :mod:`orchestrator.api.podspec` (with volumes, scheduling and
+security in their own modules); it is shared by Pods and by the templates inside ReplicaSets and
+Deployments. The status half is written by the node agent; its enums (:class:`PodPhase`,
 :class:`ContainerWaitingReason`, …) are the names kubectl shows in the STATUS column.
 """
 
@@ -16,8 +13,9 @@ from typing import Any
 
 from pydantic import Field
 
-from orchestrator.api.containers import Container, EphemeralContainer, Quantity, ResourceList
-from orchestrator.api.meta import KubeModel, LocalObjectReference, ObjectMeta, TopLevel
+from orchestrator.api.containers import ResourceList, ResourceRequirements
+from orchestrator.api.meta import KubeModel, ObjectMeta, TopLevel
+from orchestrator.api.podspec import PodSpec
 
 
 class RestartPolicy(str, Enum):
@@ -89,258 +87,252 @@ class ContainerTerminatedReason(str, Enum):
     CONTAINER_CANNOT_RUN = "ContainerCannotRun"
 
 
-class TolerationOperator(str, Enum):
-    EXISTS = "Exists"
-    EQUAL = "Equal"
-
-
-class HostPathType(str, Enum):
-    UNSET = ""
-    DIRECTORY_OR_CREATE = "DirectoryOrCreate"
-    DIRECTORY = "Directory"
-    FILE_OR_CREATE = "FileOrCreate"
-    FILE = "File"
-    SOCKET = "Socket"
-    CHAR_DEVICE = "CharDevice"
-    BLOCK_DEVICE = "BlockDevice"
-
-
-# ── volumes ──────────────────────────────────────────────────────────────────────────────────
-
-
-class KeyToPath(KubeModel):
-    key: str | None = None
-    path: str | None = None
-    mode: int | None = None
-
-
-class EmptyDirVolumeSource(KubeModel):
-    medium: str | None = None
-    size_limit: Quantity | None = None
-
-
-class HostPathVolumeSource(KubeModel):
-    path: str | None = None
-    type: str | None = None
-
-
-class ConfigMapVolumeSource(KubeModel):
-    name: str | None = None
-    items: list[KeyToPath] | None = None
-    default_mode: int | None = None
-    optional: bool | None = None
-
-
-class SecretVolumeSource(KubeModel):
-    secret_name: str | None = None
-    items: list[KeyToPath] | None = None
-    default_mode: int | None = None
-    optional: bool | None = None
-
-
-class PersistentVolumeClaimVolumeSource(KubeModel):
-    claim_name: str | None = None
-    read_only: bool | None = None
-
-
-class ProjectedVolumeSource(KubeModel):
-    sources: list[dict[str, Any]] | None = None
-    default_mode: int | None = None
-
-
-class Volume(KubeModel):
-    name: str | None = None
-    empty_dir: EmptyDirVolumeSource | None = None
-    host_path: HostPathVolumeSource | None = None
-    config_map: ConfigMapVolumeSource | None = None
-    secret: SecretVolumeSource | None = None
-    persistent_volume_claim: PersistentVolumeClaimVolumeSource | None = None
-    projected: ProjectedVolumeSource | None = None
-    # Sources dockyard cannot mount but must not refuse in a valid manifest.
-    downward_api: dict[str, Any] | None = Field(default=None, alias="downwardAPI")
-    nfs: dict[str, Any] | None = None
-    csi: dict[str, Any] | None = None
-    ephemeral: dict[str, Any] | None = None
-    image: dict[str, Any] | None = None
-    git_repo: dict[str, Any] | None = None
-    iscsi: dict[str, Any] | None = None
-
-
-VOLUME_SOURCES = (
-    "emptyDir", "hostPath", "configMap", "secret", "persistentVolumeClaim", "projected",
-    "downwardAPI", "nfs", "csi", "ephemeral", "image", "gitRepo", "iscsi",
-)
-
-
-# ── spec ─────────────────────────────────────────────────────────────────────────────────────
-
-
-class Toleration(KubeModel):
-    key: str | None = None
-    operator: str | None = None
-    value: str | None = None
-    effect: str | None = None
-    toleration_seconds: int | None = None
-
-
-class HostAlias(KubeModel):
-    ip: str | None = None
-    hostnames: list[str] | None = None
-
-
-class PodReadinessGate(KubeModel):
-    condition_type: str | None = None
-
-
-class PodSecurityContext(KubeModel):
-    run_as_user: int | None = None
-    run_as_group: int | None = None
-    run_as_non_root: bool | None = None
-    fs_group: int | None = None
-    fs_group_change_policy: str | None = None
-    supplemental_groups: list[int] | None = None
-    supplemental_groups_policy: str | None = None
-    sysctls: list[dict[str, Any]] | None = None
-    se_linux_options: dict[str, Any] | None = None
-    se_linux_change_policy: str | None = None
-    seccomp_profile: dict[str, Any] | None = None
-    app_armor_profile: dict[str, Any] | None = None
-    windows_options: dict[str, Any] | None = None
-
-
-class PodSpec(KubeModel):
-    volumes: list[Volume] | None = None
-    init_containers: list[Container] | None = None
-    containers: list[Container] | None = None
-    ephemeral_containers: list[EphemeralContainer] | None = None
-    restart_policy: str | None = None
-    termination_grace_period_seconds: int | None = None
-    active_deadline_seconds: int | None = None
-    dns_policy: str | None = None
-    node_selector: dict[str, str] | None = None
-    service_account_name: str | None = None
-    service_account: str | None = None  # deprecated alias of serviceAccountName, still served
-    automount_service_account_token: bool | None = None
-    node_name: str | None = None
-    host_network: bool | None = None
-    host_pid: bool | None = Field(default=None, alias="hostPID")
-    host_ipc: bool | None = Field(default=None, alias="hostIPC")
-    host_users: bool | None = None
-    share_process_namespace: bool | None = None
-    security_context: PodSecurityContext | None = None
-    image_pull_secrets: list[LocalObjectReference] | None = None
-    hostname: str | None = None
-    subdomain: str | None = None
-    set_hostname_as_fqdn: bool | None = Field(default=None, alias="setHostnameAsFQDN")
-    affinity: dict[str, Any] | None = None
-    scheduler_name: str | None = None
-    tolerations: list[Toleration] | None = None
-    host_aliases: list[HostAlias] | None = None
-    priority_class_name: str | None = None
-    priority: int | None = None
-    dns_config: dict[str, Any] | None = None
-    readiness_gates: list[PodReadinessGate] | None = None
-    runtime_class_name: str | None = None
-    enable_service_links: bool | None = None
-    preemption_policy: str | None = None
-    overhead: ResourceList | None = None
-    topology_spread_constraints: list[dict[str, Any]] | None = None
-    os: dict[str, Any] | None = None
-    scheduling_gates: list[dict[str, Any]] | None = None
-    resource_claims: list[dict[str, Any]] | None = None
-    resources: dict[str, Any] | None = None
-
-
-class PodTemplateSpec(KubeModel):
-    metadata: ObjectMeta | None = None
-    spec: PodSpec | None = None
-
-
 # ── status ───────────────────────────────────────────────────────────────────────────────────
 
 
 class PodCondition(KubeModel):
+    """One aspect of the pod's state: PodScheduled, Initialized, ContainersReady, Ready and the
+    like."""
+
     type: str | None = None
+    """Which aspect: PodScheduled (placed on a node), PodReadyToStartContainers (sandbox and network
+    ready), Initialized (init containers done), ContainersReady (every container ready) or Ready
+    (the pod can serve, so its Services send it traffic)."""
     status: str | None = None
+    """True, False or Unknown."""
     observed_generation: int | None = None
+    """The pod's metadata.generation the condition was computed for; dockyard does not set it."""
     last_probe_time: str | None = None
+    """When the condition was last checked."""
     last_transition_time: str | None = None
+    """When status last changed."""
     reason: str | None = None
+    """A one-word CamelCase cause of the last transition, such as Unschedulable or
+    ContainersNotReady."""
     message: str | None = None
+    """A sentence about the last transition, such as why no node fits the pod."""
 
 
 class ContainerStateWaiting(KubeModel):
+    """The container is not running yet, or again: being created, or backing off after failures."""
+
     reason: str | None = None
+    """Why it waits, as kubectl's STATUS column shows it: ContainerCreating, CrashLoopBackOff,
+    ErrImagePull, ImagePullBackOff, CreateContainerConfigError ..."""
     message: str | None = None
+    """Details of the reason, such as the image pull error or the back-off delay."""
 
 
 class ContainerStateRunning(KubeModel):
+    """The container is running."""
+
     started_at: str | None = None
+    """When it (last) started."""
 
 
 class ContainerStateTerminated(KubeModel):
+    """The container ran and exited."""
+
     exit_code: int | None = None
+    """Its exit status: 0 is success; 128+N means signal N killed it (137: SIGKILL)."""
     signal: int | None = None
+    """The signal that ended it, when known."""
     reason: str | None = None
+    """Completed (exit 0), Error (non-zero exit), OOMKilled (over its memory limit) or
+    ContainerCannotRun."""
     message: str | None = None
+    """Details about the exit."""
     started_at: str | None = None
+    """When it started."""
     finished_at: str | None = None
+    """When it exited."""
     container_id: str | None = Field(default=None, alias="containerID")
+    """The runtime's id of that run, as docker://ID."""
 
 
 class ContainerState(KubeModel):
+    """What a container is doing; exactly one of waiting, running and terminated is set (all unset
+    means waiting)."""
+
     waiting: ContainerStateWaiting | None = None
+    """Not running: being created or backing off."""
     running: ContainerStateRunning | None = None
+    """Running."""
     terminated: ContainerStateTerminated | None = None
+    """Ran and exited."""
+
+
+class VolumeMountStatus(KubeModel):
+    """How a volume is actually mounted in a container; dockyard does not report it."""
+
+    name: str | None = None
+    """The volume mount's name."""
+    mount_path: str | None = None
+    """Where it is mounted."""
+    read_only: bool | None = None
+    """Whether it is read-only."""
+    recursive_read_only: str | None = None
+    """Whether mounts below it are read-only too: Disabled or Enabled."""
+
+
+class LinuxContainerUser(KubeModel):
+    """The user identity the container's first process runs with on Linux."""
+
+    uid: int | None = None
+    """The user id."""
+    gid: int | None = None
+    """The primary group id."""
+    supplemental_groups: list[int] | None = None
+    """The other group ids."""
+
+
+class ContainerUser(KubeModel):
+    """The user identity the container runs with, as the runtime reports it; dockyard does not
+    report it."""
+
+    linux: LinuxContainerUser | None = None
+    """On Linux."""
+
+
+class ResourceHealth(KubeModel):
+    """The health of one device allocated to a container."""
+
+    resource_id: str | None = Field(default=None, alias="resourceID")
+    """The device's id."""
+    health: str | None = None
+    """Healthy, Unhealthy or Unknown."""
+
+
+class ResourceStatus(KubeModel):
+    """The health of the devices of one resource allocated to a container; dockyard allocates none.
+    """
+
+    name: str | None = None
+    """The resource's name."""
+    resources: list[ResourceHealth] | None = None
+    """One entry per device."""
 
 
 class ContainerStatus(KubeModel):
+    """What the node agent observed of one container: its state, readiness and restarts."""
+
     name: str | None = None
+    """The container's name in the pod's spec."""
     state: ContainerState | None = None
+    """What the container is doing now."""
     last_state: ContainerState | None = None
+    """How its previous run ended, after a restart (kubectl logs --previous shows that run's
+    output)."""
     ready: bool | None = None
+    """Whether it passes its readiness probe (or is running, when it has none)."""
     restart_count: int | None = None
+    """How many times it has been restarted; kubectl's RESTARTS column."""
     image: str | None = None
+    """The image it runs, as the spec names it."""
     image_id: str | None = Field(default=None, alias="imageID")
+    """The id of the image it runs, as docker://sha256:..."""
     container_id: str | None = Field(default=None, alias="containerID")
+    """The runtime's id of its current run, as docker://ID."""
     started: bool | None = None
+    """Whether it has started and passed its startup probe, if it has one."""
     allocated_resources: ResourceList | None = None
-    resources: dict[str, Any] | None = None
-    volume_mounts: list[dict[str, Any]] | None = None
-    user: dict[str, Any] | None = None
-    allocated_resources_status: list[dict[str, Any]] | None = None
+    """The resources the node allocated to it; dockyard does not report them."""
+    resources: ResourceRequirements | None = None
+    """The requests and limits in effect; dockyard does not report them."""
+    volume_mounts: list[VolumeMountStatus] | None = None
+    """How its volumes are mounted; dockyard does not report them."""
+    user: ContainerUser | None = None
+    """The user identity it runs with; dockyard does not report it."""
+    allocated_resources_status: list[ResourceStatus] | None = None
+    """The health of the devices allocated to it; dockyard allocates none."""
     stop_signal: str | None = None
+    """The signal that stops it; dockyard does not report it."""
 
 
 class PodIP(KubeModel):
+    """One IP address of the pod (or of its node)."""
+
     ip: str | None = None
+    """The address."""
+
+
+class PodResourceClaimStatus(KubeModel):
+    """Which ResourceClaim was made for one of the pod's resourceClaims; dockyard makes none."""
+
+    name: str | None = None
+    """The entry's name in the pod's spec.resourceClaims."""
+    resource_claim_name: str | None = None
+    """The ResourceClaim made for it."""
 
 
 class PodStatus(KubeModel):
+    """What the pod is doing, as the scheduler and the node agent observed it. Read only for users:
+    it is written through the status subresource."""
+
     observed_generation: int | None = None
+    """The metadata.generation this status was computed for; dockyard does not set it."""
     phase: str | None = None
+    """Where the pod is in its life: Pending (accepted, not all containers started yet, which
+    includes waiting for a node and pulling images), Running (on a node, at least one container
+    running or restarting), Succeeded (every container exited 0 and none will restart), Failed
+    (every container exited, at least one with an error) or Unknown (the node stopped reporting)."""
     conditions: list[PodCondition] | None = None
+    """PodScheduled, Initialized, ContainersReady, Ready and PodReadyToStartContainers, each True or
+    False with a reason."""
     message: str | None = None
+    """A sentence on why the pod is in its phase, such as why it was evicted."""
     reason: str | None = None
+    """A one-word reason for the phase, such as Evicted."""
     nominated_node_name: str | None = None
+    """The node a preempting scheduler made room on; dockyard does not preempt."""
     host_ip: str | None = Field(default=None, alias="hostIP")
+    """The IP address of the node the pod runs on."""
     host_ips: list[PodIP] | None = Field(default=None, alias="hostIPs")
+    """The IP addresses of the node, hostIP first."""
     pod_ip: str | None = Field(default=None, alias="podIP")
+    """The pod's own IP address, from its node's pod range (the node's address for hostNetwork
+    pods)."""
     pod_ips: list[PodIP] | None = Field(default=None, alias="podIPs")
+    """The pod's IP addresses, podIP first."""
     start_time: str | None = None
+    """When the node agent accepted the pod, before its images were pulled."""
     init_container_statuses: list[ContainerStatus] | None = None
+    """The init containers' states, in the spec's order."""
     container_statuses: list[ContainerStatus] | None = None
+    """The app containers' states, one per container of the spec."""
     ephemeral_container_statuses: list[ContainerStatus] | None = None
+    """The ephemeral containers' states."""
     qos_class: str | None = None
+    """The pod's quality-of-service class, from its containers' resources: Guaranteed (every
+    container has equal requests and limits for CPU and memory), Burstable (some requests or limits)
+    or BestEffort (none)."""
     resize: str | None = None
-    resource_claim_statuses: list[dict[str, Any]] | None = None
+    """The state of a requested in-place resize; dockyard does not resize."""
+    resource_claim_statuses: list[PodResourceClaimStatus] | None = None
+    """The ResourceClaims made for the pod; dockyard makes none."""
+
+
+class PodTemplateSpec(KubeModel):
+    """The pod a controller creates: metadata for the pod (its labels must match the controller's
+    selector) and its spec."""
+
+    metadata: ObjectMeta | None = None
+    """Labels and annotations the pods get; a name here is ignored."""
+    spec: PodSpec | None = None
+    """The pods' desired state. Changing it is what rolls a Deployment out."""
 
 
 class Pod(TopLevel):
+    """The smallest thing Kubernetes runs: one or more containers placed together on one node,
+    sharing an IP address, volumes and a life. dockyard's node agent runs each pod as a pause
+    container holding the network namespace plus one Docker container per app container."""
+
     api_version: str | None = "v1"
     kind: str | None = "Pod"
     spec: PodSpec = Field(default_factory=PodSpec)
+    """What should run, where and how."""
     status: PodStatus = Field(default_factory=PodStatus)
+    """What is running, as the scheduler and the node agent report it. Read only."""
 
 
 class Binding(TopLevel):

@@ -29,7 +29,7 @@ from orchestrator.api.ephemeral_validation import NOT_IN_TEMPLATE, validate_ephe
 from orchestrator.api.errors import Cause
 from orchestrator.api.field import Path
 from orchestrator.api.meta_validation import validate_annotations, validate_labels
-from orchestrator.api.pod import VOLUME_SOURCES
+from orchestrator.api.volumes import VOLUME_SOURCES
 
 __all__ = ["PROTOCOLS", "TAINT_EFFECTS", "port_num_or_name", "validate_pod_spec", "validate_pod_template",
            "validate_pod_update", "validate_tolerations", "validate_volumes"]

@@ -21,8 +21,9 @@ from pydantic import BaseModel
 from orchestrator.api import errors
 from orchestrator.api.apps import Deployment, ReplicaSet
 from orchestrator.api.coordination import Lease
-from orchestrator.api.core import ConfigMap, Endpoints, Event, Namespace, Node, Secret, Service
+from orchestrator.api.core import ConfigMap, Endpoints, Event, Namespace, Secret, Service
 from orchestrator.api.discovery import EndpointSlice
+from orchestrator.api.node import Node
 from orchestrator.api.pod import Pod
 
 
@@ -69,7 +70,7 @@ KINDS: tuple[ResourceKind, ...] = (
     ResourceKind("Node", "", "v1", "nodes", "node", False, ("no",), (),
                  Node, frozenset({"status", PROXY}), False),
     ResourceKind("Pod", "", "v1", "pods", "pod", True, ("po",), ("all",),
-                 Pod, frozenset({"status", "log", "exec", "attach", "binding", "eviction", PROXY,
+                 Pod, frozenset({"status", "log", "exec", "attach", "portforward", "binding", "eviction", PROXY,
                                  "ephemeralcontainers"}), False),
     ResourceKind("ReplicaSet", "apps", "v1", "replicasets", "replicaset", True, ("rs",), ("all",),
                  ReplicaSet, _SCALABLE, True),

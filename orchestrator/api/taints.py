@@ -23,8 +23,8 @@ from __future__ import annotations
 from enum import Enum
 from typing import Iterable
 
-from orchestrator.api.core import TaintEffect
-from orchestrator.api.pod import TolerationOperator
+from orchestrator.api.node import TaintEffect
+from orchestrator.api.scheduling import TolerationOperator
 
 
 class WellKnownTaint(str, Enum):

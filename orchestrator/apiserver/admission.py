@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 
 from orchestrator.api import errors
 from orchestrator.api.clusternetwork import ClusterNetwork
-from orchestrator.api.core import TaintEffect
 from orchestrator.api.errors import Cause, CauseType
-from orchestrator.api.pod import TolerationOperator
+from orchestrator.api.node import TaintEffect
 from orchestrator.api.registry import ResourceKind, kind_for
+from orchestrator.api.scheduling import TolerationOperator
 from orchestrator.api.taints import WellKnownTaint, is_tolerated, taint
 from orchestrator.apiserver.reader import ObjectReader
 

@@ -27,7 +27,7 @@ from typing import Callable, Mapping, Sequence
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
@@ -132,9 +132,9 @@ class ApiServerApp:
             token = bearer_token(request.headers.get("authorization")) or ""
             return await self.join.handle(request, token), "nonresource"
         if path == "/openapi/v3":
-            return json_response(openapi.root_document()), "nonresource"
+            return Response(openapi.root_document(), media_type="application/json"), "nonresource"
         if path.startswith("/openapi/v3/"):
-            return _found(openapi.document_for(path.removeprefix("/openapi/v3/"))), "nonresource"
+            return _openapi_document(request, path.removeprefix("/openapi/v3/")), "nonresource"
         segments = [s for s in path.split("/") if s]
         if segments == ["api"]:
             return json_response(discovery.api_versions()), "nonresource"
@@ -189,6 +189,21 @@ def _proxied(path: str) -> bool:
 
 def _not_found() -> errors.ApiError:
     return errors.ApiError("the server could not find the requested resource", errors.StatusReason.NOT_FOUND, 404)
+
+
+def _openapi_document(request: Request, path: str) -> Response:
+    """A group version's OpenAPI document, with the caching Kubernetes gives it: a request naming
+    an outdated hash is sent to the current one, a matching ``If-None-Match`` gets a 304."""
+    document = openapi.document_for(path)
+    if document is None:
+        raise _not_found()
+    asked = request.query_params.get("hash")
+    if asked is not None and asked != document.hash:
+        return RedirectResponse(f"/openapi/v3/{path}?hash={document.hash}", status_code=301)
+    headers = openapi.cache_headers(document, asked)
+    if request.headers.get("if-none-match") == document.etag:
+        return Response(status_code=304, headers=headers)
+    return Response(document.body, headers=headers, media_type="application/json")
 
 
 def _found(document: dict | None) -> Response:

@@ -20,8 +20,8 @@ KUBERNETES_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-dockya
 
 OBJECT_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 _SUBRESOURCE_VERBS = {"status": ["get", "patch", "update"], "scale": ["get", "patch", "update"], "log": ["get"],
-                      "exec": ["create", "get"], "attach": ["create", "get"], "eviction": ["create"],
-                      PROXY: ["create", "delete", "get", "patch", "update"],
+                      "exec": ["create", "get"], "attach": ["create", "get"], "portforward": ["create", "get"],
+                      "eviction": ["create"], PROXY: ["create", "delete", "get", "patch", "update"],
                       "ephemeralcontainers": ["get", "patch", "update"]}
 
 
@@ -89,6 +89,8 @@ def _subresource_entry(rk: ResourceKind, sub: str) -> dict:
         entry["kind"] = "Pod"
     if sub in ("exec", "attach"):
         entry["kind"] = f"Pod{sub.capitalize()}Options"
+    if sub == "portforward":
+        entry["kind"] = "PodPortForwardOptions"
     if sub == PROXY:
         entry["kind"] = f"{rk.kind}ProxyOptions"  # PodProxyOptions, ServiceProxyOptions, NodeProxyOptions
     if sub == "eviction":

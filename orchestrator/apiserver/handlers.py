@@ -8,9 +8,10 @@ the authorizer can make, so no branch here can be reached unauthorized; and they
 selectors the authorizer saw (``RequestInfo.list_options``), never on a second reading of the query.
 
 Nothing here knows a particular kind except the few subresources (``scale``, ``log``, ``exec``,
-``attach``, ``binding``, ``eviction``, ``proxy``) that have their own shape; logs and exec are
-relayed to the pod's node agent by the hooks :mod:`orchestrator.apiserver.nodeproxy` provides,
-``proxy`` requests by :mod:`orchestrator.apiserver.resourceproxy`.
+``attach``, ``portforward``, ``binding``, ``eviction``, ``proxy``) that have their own shape; logs,
+exec and port-forward are relayed to the pod's node agent by the hooks
+:mod:`orchestrator.apiserver.nodeproxy` provides, ``proxy`` requests by
+:mod:`orchestrator.apiserver.resourceproxy`.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ from orchestrator.apiserver.watch import WatchHub
 LogStreamer = Callable[[Request, dict], Awaitable[Response]]
 #: ``kubectl exec`` / ``attach``: bridge the client's WebSocket to the pod's node agent
 RemoteCommand = Callable[[WebSocket, dict, StreamVerb], Awaitable[None]]
+#: ``kubectl port-forward``: relay the client's SPDY session to the pod's node agent
+PortForward = Callable[[WebSocket, dict], Awaitable[None]]
 
 
 class Proxy(Protocol):
@@ -75,11 +78,13 @@ def _not_allowed(request: Request, target: Target) -> errors.ApiError:
 
 class ResourceHandlers:
     def __init__(self, api: ObjectAPI, hub: WatchHub, log_streamer: LogStreamer | None = None,
-                 remote_command: RemoteCommand | None = None, proxy: Proxy | None = None) -> None:
+                 remote_command: RemoteCommand | None = None, port_forward: PortForward | None = None,
+                 proxy: Proxy | None = None) -> None:
         self.api = api
         self.hub = hub
         self.log_streamer = log_streamer
         self.remote_command = remote_command
+        self.port_forward = port_forward
         self.proxy = proxy
 
     async def handle(self, request: Request, authorized: Authorized) -> Response:
@@ -104,6 +109,10 @@ class ResourceHandlers:
             return await self.proxy.serve(request, target)
         if info.stream is not None:
             return await self._remote_command_without_websocket(request, target, name, info.stream)
+        if info.port_forward:
+            # an upgraded request goes to remote_command_socket instead; plain HTTP carries no session
+            self.api.get(target.rk, target.namespace, name)
+            raise errors.bad_request("Upgrade request required")
         if target.subresource == "log":
             if verb is not Verb.GET:
                 raise _not_allowed(request, target)
@@ -268,23 +277,27 @@ class ResourceHandlers:
     # -- exec and attach --------------------------------------------------------------------
 
     async def remote_command_socket(self, websocket: WebSocket, authorized: Authorized) -> None:
-        """``pods/{name}/exec`` and ``pods/{name}/attach`` over WebSocket (kubectl 1.30+, the python
-        client), and a ``proxy`` subresource's WebSocket upgrade. Refusals go out as the
-        handshake's HTTP answer."""
+        """``pods/{name}/exec``, ``pods/{name}/attach`` and ``pods/{name}/portforward`` over
+        WebSocket (kubectl 1.30+, the python client) or, for port-forward, the SPDY upgrade; and a
+        ``proxy`` subresource's WebSocket upgrade. Refusals go out as the handshake's HTTP answer."""
         target, verb = authorized.info.target, authorized.info.stream
         if target.subresource == PROXY and self.proxy is not None:
             await self.proxy.serve_websocket(websocket, target)
             return
         try:
-            if verb is None or target.name is None:
-                raise errors.bad_request("only pods/{name}/exec and pods/{name}/attach are served over WebSocket")
+            if (verb is None and not authorized.info.port_forward) or target.name is None:
+                raise errors.bad_request("only pods/{name}/exec, pods/{name}/attach and pods/{name}/portforward are "
+                                         "served over WebSocket")
             pod = self.api.get(target.rk, target.namespace, target.name)
-            if self.remote_command is None:
+            if self.remote_command is None or self.port_forward is None:
                 raise errors.bad_request("this API server has no way to reach node agents")
         except errors.ApiError as error:
             await websocket.send_denial_response(json_response(error.to_status(), error.code))
             return
-        await self.remote_command(websocket, pod, verb)
+        if verb is None:
+            await self.port_forward(websocket, pod)
+        else:
+            await self.remote_command(websocket, pod, verb)
 
     async def _remote_command_without_websocket(self, request: Request, target: Target, name: str,
                                                 verb: StreamVerb) -> Response:

@@ -1,4 +1,5 @@
-"""``kubectl logs``, ``exec`` and ``attach``: from the API server to the pod's node agent and back.
+"""``kubectl logs``, ``exec``, ``attach`` and ``port-forward``: from the API server to the pod's node
+agent and back.
 
 The API server never touches containers; like kube-apiserver with kubelets, it works out *which*
 container a request means, finds the node agent running it, and passes the stream through:
@@ -10,7 +11,11 @@ container a request means, finds the node agent running it, and passes the strea
 2. **find the agent**: the Node's ``InternalIP``, its ``daemonEndpoints.kubeletEndpoint.Port``
    and its pinned certificate (:mod:`orchestrator.apiserver.agenttls`);
 3. **relay**: logs as a raw text stream (each line flushed as it arrives), exec and attach as a
-   WebSocket bridged message for message to the agent's own ``v5.channel.k8s.io`` WebSocket.
+   WebSocket bridged message for message to the agent's own ``v5.channel.k8s.io`` WebSocket,
+   port-forward as bytes both ways between kubectl's SPDY session (in a WebSocket, or after the
+   SPDY upgrade, which :mod:`orchestrator.apiserver.spdyupgrade` presents as one) and the agent's
+   ``portForward`` WebSocket. The agent is connected *before* kubectl's upgrade is answered, so
+   whatever the agent refuses reaches kubectl as the upgrade's error.
 
 Errors the agent reports (``metav1.Status``, in the kubelet's words) are handed on unchanged;
 when the agent cannot be reached the message says where we tried.
@@ -33,10 +38,13 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from websockets.typing import Subprotocol as WireSubprotocol
 
 from orchestrator.api import errors
-from orchestrator.api.agentendpoint import POD_UID_PARAM, SERVING_CERT_ANNOTATION, logs_path, stream_path
+from orchestrator.api.agentendpoint import (
+    POD_UID_PARAM, PORT_FORWARD_SUBPROTOCOL, SERVING_CERT_ANNOTATION, logs_path, port_forward_path, stream_path,
+)
 from orchestrator.api.nodestatus import internal_ip
 from orchestrator.api.podlogs import LogOptions, LogsUnavailable
 from orchestrator.api.podstatus import is_finished, phase
+from orchestrator.api.portforward import TUNNELED_PROTOCOL, negotiate_tunnel
 from orchestrator.api.registry import kind_for
 from orchestrator.api.remotecommand import (
     Channel, ExecOptions, StreamVerb, Subprotocol, failure_status, frame, negotiate, offered_protocols, unframe,
@@ -181,9 +189,12 @@ class NodeProxy:
             options = plan_remote_command(pod, websocket.query_params.multi_items(), verb)
             protocol = negotiate(offered_protocols(websocket.headers.get("sec-websocket-protocol")))
             if protocol is None:
+                # kubectl before 1.30 (or with KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false) comes as a SPDY
+                # upgrade, which the server presents as a WebSocket offering "SPDY/3.1+…"
                 raise errors.bad_request(
                     f"{verb.value} is served over WebSocket with the subprotocol {Subprotocol.V5.value} or "
-                    f"{Subprotocol.V4.value}; the client offered neither")
+                    f"{Subprotocol.V4.value}, not SPDY; the client offered neither: use kubectl 1.30 or newer, "
+                    f"or `dockyard {verb.value}`")
             address = self._address(pod)
             context = await self.tls.context(address)
         except errors.ApiError as error:
@@ -205,6 +216,32 @@ class NodeProxy:
                                                                  bytes(error.response.body or b"")).message))
         except (InvalidHandshake, OSError, asyncio.TimeoutError) as error:
             await _finish(websocket, failure_status(unreachable(address, error).message))
+
+    async def port_forward(self, websocket: WebSocket, pod: dict) -> None:
+        """``ResourceHandlers``' ``port_forward``: kubectl's SPDY session to the agent, byte for byte."""
+        meta = pod["metadata"]
+        try:
+            if negotiate_tunnel(websocket.scope.get("subprotocols") or ()) is None:
+                raise errors.bad_request(f"port-forward is served over WebSocket with the subprotocol {TUNNELED_PROTOCOL} "
+                                         "or over an upgrade to SPDY/3.1; the client asked for neither")
+            _require_node(pod)
+            address = self._address(pod)
+            context = await self.tls.context(address)
+            url = (f"wss://{address.netloc}{port_forward_path(meta['namespace'], meta['name'])}"
+                   f"?{urlencode({POD_UID_PARAM: meta['uid']})}")
+            try:
+                agent = await connect(url, ssl=context, subprotocols=[WireSubprotocol(PORT_FORWARD_SUBPROTOCOL)],
+                                      open_timeout=CONNECT_TIMEOUT, max_size=None, compression=None)
+            except InvalidStatus as error:
+                raise _agent_error(error.response.status_code, bytes(error.response.body or b"")) from None
+            except (InvalidHandshake, OSError, asyncio.TimeoutError) as error:
+                raise unreachable(address, error) from None
+        except errors.ApiError as error:
+            await websocket.send_denial_response(_status_response(error))
+            return
+        async with agent:
+            await websocket.accept(subprotocol=TUNNELED_PROTOCOL)
+            await _relay_bytes(websocket, agent)
 
     def _address(self, pod: dict) -> AgentAddress:
         node_name = pod["spec"]["nodeName"]
@@ -247,6 +284,39 @@ async def _bridge(client: WebSocket, agent: ClientConnection) -> None:
         pass  # one side vanished; the other is closed below
     finally:
         upstream.cancel()
+
+
+async def _relay_bytes(client: WebSocket, agent: ClientConnection) -> None:
+    """Bytes both ways until either side closes; then the other is closed too. Each side's
+    sends wait for its transport to take the bytes, so neither can outrun the other."""
+
+    async def client_to_agent() -> None:
+        try:
+            while (message := await client.receive())["type"] != "websocket.disconnect":
+                if data := message.get("bytes") or (message.get("text") or "").encode():
+                    await agent.send(data)
+        except (WebSocketDisconnect, RuntimeError, ConnectionClosed, OSError):
+            pass
+
+    async def agent_to_client() -> None:
+        try:
+            async for message in agent:
+                await client.send_bytes(message if isinstance(message, bytes) else message.encode())
+        except (WebSocketDisconnect, RuntimeError, ConnectionClosed, OSError):
+            pass
+
+    directions = [asyncio.create_task(client_to_agent()), asyncio.create_task(agent_to_client())]
+    try:
+        await asyncio.wait(directions, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in directions:
+            task.cancel()
+        await asyncio.gather(*directions, return_exceptions=True)
+        await agent.close()
+        try:
+            await client.close(1000)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            pass  # the client left first
 
 
 async def _finish(websocket: WebSocket, status: dict) -> None:

@@ -21,10 +21,11 @@ DELETE                  ``delete`` on an object; ``deletecollection`` on
 anything else           none: 405, whoever asks
 ======================  ===============================================
 
-with two exceptions: ``exec`` and ``attach`` start a process or join one, so they are ``create``
-whatever the method (a WebSocket upgrade is a GET), as Kubernetes authorizes them since 1.30; and
-the ``proxy`` subresource's query belongs to the proxied application, so its verb is the method's
-alone (GET and HEAD ``get``, ``?watch=true`` or not).
+with two exceptions: ``exec``, ``attach`` and ``portforward`` start a process, join one or open
+connections into a pod, so they are ``create`` whatever the method (a WebSocket upgrade is a GET,
+the SPDY upgrade a POST), as Kubernetes authorizes them since 1.30; and the ``proxy``
+subresource's query belongs to the proxied application, so its verb is the method's alone (GET
+and HEAD ``get``, ``?watch=true`` or not).
 
 A selector that does not parse does not fail the request here: the request is authorized as if
 it had no selector (which can only narrow what a node may list) and the parse error is the
@@ -62,6 +63,10 @@ READ_VERBS = frozenset({Verb.GET, Verb.LIST, Verb.WATCH})
 
 #: the pod subresources that stream a process's input and output, by their path segment
 STREAM_SUBRESOURCES = {verb.value: verb for verb in StreamVerb}
+#: ``kubectl port-forward``'s subresource
+PORT_FORWARD = "portforward"
+#: the subresources that are ``create`` whatever the method (Kubernetes' "connect" verbs)
+CONNECT_SUBRESOURCES = frozenset({*STREAM_SUBRESOURCES, PORT_FORWARD})
 
 #: field selectors each kind accepts besides metadata.name / metadata.namespace (as Kubernetes)
 FIELD_SELECTORS = {
@@ -108,6 +113,11 @@ class RequestInfo:
         """``exec`` or ``attach`` when the request is one."""
         return STREAM_SUBRESOURCES.get(self.target.subresource or "")
 
+    @property
+    def port_forward(self) -> bool:
+        """Whether the request is ``kubectl port-forward``'s (``pods/{name}/portforward``)."""
+        return self.target.subresource == PORT_FORWARD and self.target.name is not None
+
 
 def resolve(method: str, target: Target, query: Mapping[str, str]) -> RequestInfo:
     """The :class:`RequestInfo` of ``method`` on ``target`` with ``query``; 405 for a method
@@ -128,7 +138,7 @@ def resolve(method: str, target: Target, query: Mapping[str, str]) -> RequestInf
 def _verb(method: str, target: Target, query: Mapping[str, str]) -> Verb:
     if method not in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"):
         raise errors.method_not_allowed(f"{method} is not supported; use GET, POST, PUT, PATCH or DELETE")
-    if target.subresource in STREAM_SUBRESOURCES:
+    if target.subresource in CONNECT_SUBRESOURCES:
         return Verb.CREATE
     if method in ("GET", "HEAD") and target.subresource == PROXY:
         return Verb.GET

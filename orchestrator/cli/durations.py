@@ -18,8 +18,8 @@ def parse_duration(text: str) -> int | None:
     """Seconds in ``24h``, ``1h30m``, ``90s`` or a bare number of seconds; ``0`` gives None
     (no limit). ValueError saying what is wanted otherwise."""
     text = text.strip()
-    if re.fullmatch(r"\d+", text):
-        seconds = int(text)
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        seconds = round(float(text))
     else:
         parts = _DURATION.findall(text)
         if not parts or "".join(number + unit for number, unit in parts) != text:

@@ -1,16 +1,18 @@
-"""The control plane's lab knobs: how fast a lost node turns NotReady and loses its pods.
+"""The control plane's lab knobs: how fast a lost node turns NotReady and loses its pods, how long Events last.
 
 Declared once because two commands take them: ``dockyard server`` turns them into its
 :class:`~orchestrator.controlplane.process.ServerConfig`, and ``dockyard up`` passes the ones a user set
 through to the server it starts (:func:`server_tuning_argv`). The flag names are Kubernetes' own
 (kube-controller-manager's ``--node-monitor-grace-period``, kube-apiserver's
-``--default-not-ready-toleration-seconds``); unset ones keep Kubernetes' defaults, 40 s and 300 s.
+``--default-not-ready-toleration-seconds``, ``--event-ttl``); unset ones keep Kubernetes' defaults,
+40 s, 300 s and 1 h.
 """
 
 from __future__ import annotations
 
 import argparse
 
+from orchestrator.cli.durations import duration_argument
 from orchestrator.cli.knobs import Knob, add_knobs, knobs_argv
 
 SERVER_TUNING = (
@@ -18,6 +20,8 @@ SERVER_TUNING = (
          "seconds without a heartbeat before a node turns Unknown and is tainted (default 40)"),
     Knob("--default-not-ready-toleration-seconds", int,
          "seconds pods stay on a not-ready or unreachable node before they are evicted (default 300)"),
+    Knob("--event-ttl", duration_argument,
+         "how long an Event is kept after it last happened, e.g. 1h or 90s (default 1h)"),
 )
 
 

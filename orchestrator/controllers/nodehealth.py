@@ -42,8 +42,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
-from orchestrator.api.core import NodeConditionType, TaintEffect
 from orchestrator.api.meta import ConditionStatus
+from orchestrator.api.node import NodeConditionType, TaintEffect
 from orchestrator.api.nodestatus import ready_condition
 from orchestrator.api.taints import WellKnownTaint, taint, tolerates
 from orchestrator.api.timestamps import format_rfc3339, parse_rfc3339

@@ -48,8 +48,9 @@ from typing import Callable, Iterable
 from orchestrator.api import errors
 from orchestrator.api.coordination import NODE_LEASE_NAMESPACE
 from orchestrator.api.conditions import set_condition
-from orchestrator.api.core import EventType, TaintEffect
+from orchestrator.api.core import EventType
 from orchestrator.api.meta import ConditionStatus
+from orchestrator.api.node import TaintEffect
 from orchestrator.api.pod import PodConditionType
 from orchestrator.api.options import DeleteOptions
 from orchestrator.api.podstatus import is_terminating, node_name, ready_condition

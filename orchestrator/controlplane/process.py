@@ -38,6 +38,7 @@ from orchestrator.apiserver.join import JoinEndpoint
 from orchestrator.apiserver.nodeproxy import NodeProxy
 from orchestrator.apiserver.objects import ObjectAPI
 from orchestrator.apiserver.resourceproxy import ResourceProxy
+from orchestrator.apiserver.spdyupgrade import UpgradeAwareHttp
 from orchestrator.apiserver.systemservices import api_server_address, ensure_system_objects, system_services
 from orchestrator.apiserver.watch import WatchHub
 from orchestrator.client.informer import Informers
@@ -49,6 +50,7 @@ from orchestrator.controllers.base import ControllerRunner
 from orchestrator.controlplane.localclient import LocalClient
 from orchestrator.controllers.deployment import DeploymentController
 from orchestrator.controllers.endpoints import EndpointsController
+from orchestrator.controllers.eventttl import DEFAULT_EVENT_TTL_SECONDS, EventTTLController
 from orchestrator.controllers.garbagecollector import GarbageCollector
 from orchestrator.controllers.namespace import NamespaceController
 from orchestrator.controllers.nodehealth import DEFAULT_GRACE_PERIOD_SECONDS
@@ -78,6 +80,8 @@ class ServerConfig:
     node_monitor_grace_period: float = DEFAULT_GRACE_PERIOD_SECONDS
     #: seconds pods tolerate a not-ready/unreachable node before eviction (kube-apiserver's flag)
     default_not_ready_toleration_seconds: int = DEFAULT_NOT_READY_TOLERATION_SECONDS
+    #: seconds an Event is kept after it last happened (kube-apiserver's ``--event-ttl``)
+    event_ttl: float = DEFAULT_EVENT_TTL_SECONDS
 
 
 class ControlPlane:
@@ -100,12 +104,13 @@ class ControlPlane:
             ReplicaSetController(client, informers), DeploymentController(client, informers),
             NodeLifecycleController(client, informers, grace_seconds=config.node_monitor_grace_period),
             NodeIpamController(client, informers, config.network), EndpointsController(client, informers),
-            ServiceLoadBalancerController(client, informers), Scheduler(client, informers)])
+            ServiceLoadBalancerController(client, informers), Scheduler(client, informers),
+            EventTTLController(client, informers, ttl_seconds=config.event_ttl)])
         state = config.state_dir
         agents = AgentTLS(state.kubelet_client_cert, state.kubelet_client_key)
         self.nodes = NodeProxy(self.api, agents)
         self.handlers = ResourceHandlers(self.api, self.hub, log_streamer=self.nodes.stream_logs,
-                                         remote_command=self.nodes.remote_command,
+                                         remote_command=self.nodes.remote_command, port_forward=self.nodes.port_forward,
                                          proxy=ResourceProxy(self.api, agents))
         self.app = ApiServerApp(self.handlers, self.tokens.authenticate, health_checks=self._health_checks(informers),
                                 join=JoinEndpoint(self.tokens.exchange_join), more_metrics=self.controllers.metrics)
@@ -162,6 +167,7 @@ class ControlPlane:
             # the client is the TCP peer: uvicorn would otherwise believe a local caller's
             # X-Forwarded-For, which a proxied app must receive as the client sent it
             proxy_headers=False,
+            http=UpgradeAwareHttp,  # kubectl port-forward's SPDY upgrade, beside uvicorn's HTTP
         ), on_exit=lambda: loop.call_soon_threadsafe(self.hub.close_all))
         self._ready = True
         log.info("dockyard API server listening on %s", self.cluster.server_url)

@@ -62,8 +62,8 @@ def namespaces(rk: ResourceKind) -> list[str]:
 
 def verb_of(method: str, route: Route, query: dict) -> str:
     """Kubernetes' request-info rules: the verb a method on a route means."""
-    if route.subresource in ("exec", "attach"):
-        return "create"  # starting or joining a process, whatever the method
+    if route.subresource in ("exec", "attach", "portforward"):
+        return "create"  # starting or joining a process, or connecting into a pod, whatever the method
     if method in ("GET", "HEAD"):
         if query.get("watch") == "true" and route.subresource != "proxy":  # a proxy's query is the app's
             return "watch"

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 import yaml
 
 from tests.conftest import REPO
+from tests.support.waiting import wait_for
 
 SEEDS = REPO / "examples" / "seed"
 SEED_FILES = sorted(SEEDS.glob("*.yaml"))
@@ -65,10 +67,22 @@ def test_reapplying_an_edited_manifest_patches_and_keeps_the_other_container(kub
     assert live["metadata"]["labels"] == {"app": "web", "tier": "front"}
 
 
+def settled_yaml(kubectl, *target: str) -> str:
+    """``get -o yaml`` once the controllers are done with the object: they write its status and
+    annotations just after it is created, and a replace carrying an older resourceVersion would
+    rightly conflict."""
+    def unchanged() -> str | None:
+        first = kubectl("get", *target, "-o", "yaml")
+        time.sleep(0.5)
+        return first if kubectl("get", *target, "-o", "yaml") == first else None
+
+    return wait_for(f"{' '.join(target)} to settle", unchanged, timeout=30)
+
+
 def test_get_yaml_round_trips(kubectl, tmp_path):
     # `create`, not `apply`: kubectl replace rewrites an existing last-applied annotation itself
     kubectl("create", "-f", str(SEEDS / "deployment-nginx.yaml"))
-    text = kubectl("get", "deployment", "my-nginx-deployment", "-o", "yaml")
+    text = settled_yaml(kubectl, "deployment", "my-nginx-deployment")
     obj = yaml.safe_load(text)
     assert obj["kind"] == "Deployment" and obj["apiVersion"] == "apps/v1"
     assert obj["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": "25%", "maxUnavailable": "25%"}

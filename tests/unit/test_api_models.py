@@ -248,8 +248,8 @@ def test_registry_scopes_and_subresources() -> None:
     assert len(by_kind) == 12
     assert {k for k, rk in by_kind.items() if not rk.namespaced} == {"Namespace", "Node"}
     assert {k for k, rk in by_kind.items() if "all" in rk.categories} == {"Pod", "Service", "Deployment", "ReplicaSet"}
-    assert by_kind["Pod"].subresources == {"status", "log", "exec", "attach", "binding", "eviction", "proxy",
-                                           "ephemeralcontainers"}
+    assert by_kind["Pod"].subresources == {"status", "log", "exec", "attach", "portforward", "binding", "eviction",
+                                           "proxy", "ephemeralcontainers"}
     assert by_kind["Service"].subresources == by_kind["Node"].subresources == {"status", "proxy"}
     assert by_kind["Deployment"].subresources == by_kind["ReplicaSet"].subresources == {"status", "scale"}
     assert {k for k, rk in by_kind.items() if rk.has_spec_generation} == {"Deployment", "ReplicaSet"}

@@ -284,11 +284,13 @@ def harness():
 
 
 def test_readiness_follows_the_server_and_wakes_the_pod(web, harness):
-    web.routes["/ready"] = Route(200)
+    web.routes["/ready"] = Route(500)
     h = harness()
     pod = make_pod(readinessProbe=fast(httpGet={"path": "/ready", "port": web.port}))
     h.manager.update("uid-1", pod, observed("c1"))
+    eventually(lambda: h.messages("Unhealthy"))  # probed, and failed
     assert not h.manager.ready("uid-1", "app")  # not ready until the first success
+    web.routes["/ready"] = Route(200)
     eventually(lambda: h.manager.ready("uid-1", "app"))
     assert "uid-1" in h.wakes
     web.routes["/ready"] = Route(500)

@@ -8,7 +8,7 @@ import copy
 import pytest
 
 from orchestrator.api import errors, wire
-from orchestrator.api.meta import TopLevel
+from orchestrator.api.meta import TypeMeta
 from orchestrator.api.registry import KINDS
 from orchestrator.api.wire.envelope import SCHEMA
 from orchestrator.api.wire.notation import NotationError, Presence, Shape, parse_fields
@@ -227,7 +227,7 @@ def test_every_model_field_has_a_wire_field():
             continue
         on_wire = _json_names(message)
         modelled = {info.alias for info in message.model.model_fields.values()}
-        if issubclass(message.model, TopLevel):
+        if issubclass(message.model, TypeMeta):
             modelled -= {"apiVersion", "kind"}
         if any(f.inline for f in message.fields) or message.model in _BORROWED:
             continue  # checked from the message that embeds it

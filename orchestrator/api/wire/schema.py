@@ -31,7 +31,7 @@ from google.protobuf.message import Message
 from pydantic import BaseModel
 
 from orchestrator.api.containers import Quantity
-from orchestrator.api.meta import IntOrString
+from orchestrator.api.meta import IntOrString, ObjectList
 from orchestrator.api.wire.notation import FieldSpec, Presence, Shape, parse_fields
 
 #: an instance of a message class built at run time from our descriptors: its fields exist only
@@ -206,7 +206,7 @@ def _with_lists(packages: list[Package], list_kinds: Iterable[tuple[str, str]]) 
     result = []
     for package in packages:
         names = [kind for kind in package.kinds if (package.api_version, kind) in wanted]
-        lists = {f"{kind}List": (None, f"metadata=1:ListMeta items=2:[]{kind}") for kind in names}
+        lists = {f"{kind}List": (ObjectList, f"metadata=1:ListMeta items=2:[]{kind}") for kind in names}
         result.append(Package(package.name, package.api_version, {**package.messages, **lists},
                               package.kinds + tuple(lists)))
     return result

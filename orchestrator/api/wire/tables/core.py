@@ -4,12 +4,16 @@ Binding and the references they share. Numbers are Kubernetes' (k8s.io/api/core/
 from __future__ import annotations
 
 from orchestrator.api.core import (
-    ClientIPConfig, ConfigMap, DaemonEndpoint, EndpointAddress, EndpointPort, Endpoints, EndpointSubset, Event,
-    EventSeries, EventSource, LoadBalancerIngress, LoadBalancerStatus, Namespace, NamespaceSpec, NamespaceStatus,
-    Node, NodeAddress, NodeCondition, NodeDaemonEndpoints, NodeSpec, NodeStatus, NodeSystemInfo, Secret, Service,
-    ServicePort, ServiceSpec, ServiceStatus, SessionAffinityConfig, Taint,
+    ClientIPConfig, ConfigMap, EndpointAddress, EndpointPort, Endpoints, EndpointSubset, Event, EventSeries,
+    EventSource, LoadBalancerIngress, LoadBalancerStatus, Namespace, NamespaceCondition, NamespaceSpec,
+    NamespaceStatus, PortStatus, Secret, Service, ServicePort, ServiceSpec, ServiceStatus, SessionAffinityConfig,
 )
 from orchestrator.api.meta import LocalObjectReference, ObjectReference
+from orchestrator.api.node import (
+    AttachedVolume, ConfigMapNodeConfigSource, ContainerImage, DaemonEndpoint, Node, NodeAddress, NodeCondition,
+    NodeConfigSource, NodeConfigStatus, NodeDaemonEndpoints, NodeFeatures, NodeRuntimeHandler,
+    NodeRuntimeHandlerFeatures, NodeSpec, NodeStatus, NodeSwapStatus, NodeSystemInfo, Taint,
+)
 from orchestrator.api.pod import Binding
 from orchestrator.api.wire.schema import Package
 
@@ -19,15 +23,15 @@ OBJECTS = Package(CORE, "v1", {
     "Namespace": (Namespace, "metadata=1 spec=2 status=3"),
     "NamespaceSpec": (NamespaceSpec, "finalizers=1"),
     "NamespaceStatus": (NamespaceStatus, "phase=1 conditions=2:[]NamespaceCondition"),
-    "NamespaceCondition": (None,
+    "NamespaceCondition": (NamespaceCondition,
         "type=1!:string status=2!:string lastTransitionTime=4:Time reason=5:string message=6:string"),
 
     "Node": (Node, "metadata=1 spec=2 status=3"),
     "NodeSpec": (NodeSpec,
         "podCIDR=1 podCIDRs=7 providerID=3 unschedulable=4 taints=5 configSource=6?:NodeConfigSource externalID=2"),
     "Taint": (Taint, "key=1! value=2 effect=3! timeAdded=4?:Time"),
-    "NodeConfigSource": (None, "configMap=2?:ConfigMapNodeConfigSource"),
-    "ConfigMapNodeConfigSource": (None,
+    "NodeConfigSource": (NodeConfigSource, "configMap=2?:ConfigMapNodeConfigSource"),
+    "ConfigMapNodeConfigSource": (ConfigMapNodeConfigSource,
         "namespace=1!:string name=2!:string uid=3:string resourceVersion=4:string kubeletConfigKey=5!:string"),
     "NodeStatus": (NodeStatus,
         "capacity=1 allocatable=2 phase=3 conditions=4 addresses=5 daemonEndpoints=6 nodeInfo=7 "
@@ -41,14 +45,14 @@ OBJECTS = Package(CORE, "v1", {
     "NodeSystemInfo": (NodeSystemInfo,
         "machineID=1! systemUUID=2! bootID=3! kernelVersion=4! osImage=5! containerRuntimeVersion=6! "
         "kubeletVersion=7! kubeProxyVersion=8! operatingSystem=9! architecture=10! swap=11?:NodeSwapStatus"),
-    "NodeSwapStatus": (None, "capacity=1?:int"),
-    "ContainerImage": (None, "names=1:[]string sizeBytes=2:int"),
-    "AttachedVolume": (None, "name=1!:string devicePath=2!:string"),
-    "NodeConfigStatus": (None,
+    "NodeSwapStatus": (NodeSwapStatus, "capacity=1?:int"),
+    "ContainerImage": (ContainerImage, "names=1:[]string sizeBytes=2:int"),
+    "AttachedVolume": (AttachedVolume, "name=1!:string devicePath=2!:string"),
+    "NodeConfigStatus": (NodeConfigStatus,
         "assigned=1?:NodeConfigSource active=2?:NodeConfigSource lastKnownGood=3?:NodeConfigSource error=4:string"),
-    "NodeRuntimeHandler": (None, "name=1!:string features=2?:NodeRuntimeHandlerFeatures"),
-    "NodeRuntimeHandlerFeatures": (None, "recursiveReadOnlyMounts=1?:bool userNamespaces=2?:bool"),
-    "NodeFeatures": (None, "supplementalGroupsPolicy=1?:bool"),
+    "NodeRuntimeHandler": (NodeRuntimeHandler, "name=1!:string features=2?:NodeRuntimeHandlerFeatures"),
+    "NodeRuntimeHandlerFeatures": (NodeRuntimeHandlerFeatures, "recursiveReadOnlyMounts=1?:bool userNamespaces=2?:bool"),
+    "NodeFeatures": (NodeFeatures, "supplementalGroupsPolicy=1?:bool"),
 
     "Service": (Service, "metadata=1 spec=2 status=3"),
     "ServiceSpec": (ServiceSpec,
@@ -62,7 +66,7 @@ OBJECTS = Package(CORE, "v1", {
     "ServiceStatus": (ServiceStatus, "loadBalancer=1 conditions=2:[]Condition"),
     "LoadBalancerStatus": (LoadBalancerStatus, "ingress=1"),
     "LoadBalancerIngress": (LoadBalancerIngress, "ip=1 hostname=2 ipMode=3? ports=4:[]PortStatus"),
-    "PortStatus": (None, "port=1!:int protocol=2!:string error=3?:string"),
+    "PortStatus": (PortStatus, "port=1!:int protocol=2!:string error=3?:string"),
 
     "Endpoints": (Endpoints, "metadata=1 subsets=2"),
     "EndpointSubset": (EndpointSubset, "addresses=1 notReadyAddresses=2 ports=3"),

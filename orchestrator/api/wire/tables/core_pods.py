@@ -4,15 +4,27 @@ and pod templates. Numbers are Kubernetes' (k8s.io/api/core/v1); volumes are in 
 from __future__ import annotations
 
 from orchestrator.api.containers import (
-    Capabilities, Container, ContainerPort, EnvFromSource, EnvVar, EnvVarSource, EphemeralContainer, ExecAction,
-    GRPCAction, HTTPGetAction, HTTPHeader, KeySelector, Lifecycle, LifecycleHandler, NamedSourceRef,
-    ObjectFieldSelector, Probe, ResourceFieldSelector, ResourceRequirements, SecurityContext, SleepAction,
+    Container, ContainerPort, ContainerResizePolicy, EnvFromSource, EnvVar, EnvVarSource, EphemeralContainer,
+    ExecAction, GRPCAction, HTTPGetAction, HTTPHeader, KeySelector, Lifecycle, LifecycleHandler, NamedSourceRef,
+    ObjectFieldSelector, Probe, ResourceClaim, ResourceFieldSelector, ResourceRequirements, SleepAction,
     TCPSocketAction, VolumeDevice, VolumeMount,
 )
 from orchestrator.api.pod import (
     ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting, ContainerStatus,
-    HostAlias, Pod, PodCondition, PodIP, PodReadinessGate, PodSecurityContext, PodSpec, PodStatus, PodTemplateSpec,
-    Toleration,
+    ContainerUser, LinuxContainerUser, Pod, PodCondition, PodIP, PodResourceClaimStatus, PodStatus, PodTemplateSpec,
+    ResourceHealth, ResourceStatus, VolumeMountStatus,
+)
+from orchestrator.api.podspec import (
+    HostAlias, PodDNSConfig, PodDNSConfigOption, PodOS, PodReadinessGate, PodResourceClaim, PodSpec,
+)
+from orchestrator.api.scheduling import (
+    Affinity, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, PodAffinity, PodAffinityTerm,
+    PodAntiAffinity, PodSchedulingGate, PreferredSchedulingTerm, Toleration, TopologySpreadConstraint,
+    WeightedPodAffinityTerm,
+)
+from orchestrator.api.security import (
+    AppArmorProfile, Capabilities, PodSecurityContext, SeccompProfile, SecurityContext, SELinuxOptions, Sysctl,
+    WindowsSecurityContextOptions,
 )
 from orchestrator.api.wire.schema import Package
 from orchestrator.api.wire.tables.core import CORE
@@ -54,8 +66,8 @@ PODS = Package(CORE, "v1", {
     "ConfigMapKeySelector": (KeySelector, "*localObjectReference=1:LocalObjectReference key=2! optional=3?"),
     "SecretKeySelector": (KeySelector, "*localObjectReference=1:LocalObjectReference key=2! optional=3?"),
     "ResourceRequirements": (ResourceRequirements, "limits=1 requests=2 claims=3:[]ResourceClaim"),
-    "ResourceClaim": (None, "name=1!:string request=2:string"),
-    "ContainerResizePolicy": (None, "resourceName=1!:string restartPolicy=2!:string"),
+    "ResourceClaim": (ResourceClaim, "name=1!:string request=2:string"),
+    "ContainerResizePolicy": (ContainerResizePolicy, "resourceName=1!:string restartPolicy=2!:string"),
     "VolumeMount": (VolumeMount,
         "name=1! readOnly=2 recursiveReadOnly=7? mountPath=3! subPath=4 mountPropagation=5? subPathExpr=6"),
     "VolumeDevice": (VolumeDevice, "name=1! devicePath=2!"),
@@ -76,47 +88,47 @@ PODS = Package(CORE, "v1", {
         "runAsUser=4? runAsGroup=8? runAsNonRoot=5? readOnlyRootFilesystem=6? allowPrivilegeEscalation=7? "
         "procMount=9? seccompProfile=11?:SeccompProfile appArmorProfile=12?:AppArmorProfile"),
     "Capabilities": (Capabilities, "add=1 drop=2"),
-    "SELinuxOptions": (None, "user=1:string role=2:string type=3:string level=4:string"),
-    "WindowsSecurityContextOptions": (None,
+    "SELinuxOptions": (SELinuxOptions, "user=1:string role=2:string type=3:string level=4:string"),
+    "WindowsSecurityContextOptions": (WindowsSecurityContextOptions,
         "gmsaCredentialSpecName=1?:string gmsaCredentialSpec=2?:string runAsUserName=3?:string hostProcess=4?:bool"),
-    "SeccompProfile": (None, "type=1!:string localhostProfile=2?:string"),
-    "AppArmorProfile": (None, "type=1!:string localhostProfile=2?:string"),
+    "SeccompProfile": (SeccompProfile, "type=1!:string localhostProfile=2?:string"),
+    "AppArmorProfile": (AppArmorProfile, "type=1!:string localhostProfile=2?:string"),
 
     "PodSecurityContext": (PodSecurityContext,
         "seLinuxOptions=1?:SELinuxOptions windowsOptions=8?:WindowsSecurityContextOptions runAsUser=2? "
         "runAsGroup=6? runAsNonRoot=3? supplementalGroups=4 supplementalGroupsPolicy=12? fsGroup=5? "
         "sysctls=7:[]Sysctl fsGroupChangePolicy=9? seccompProfile=10?:SeccompProfile "
         "appArmorProfile=11?:AppArmorProfile seLinuxChangePolicy=13?"),
-    "Sysctl": (None, "name=1!:string value=2!:string"),
-    "Affinity": (None, "nodeAffinity=1?:NodeAffinity podAffinity=2?:PodAffinity podAntiAffinity=3?:PodAntiAffinity"),
-    "NodeAffinity": (None,
+    "Sysctl": (Sysctl, "name=1!:string value=2!:string"),
+    "Affinity": (Affinity, "nodeAffinity=1?:NodeAffinity podAffinity=2?:PodAffinity podAntiAffinity=3?:PodAntiAffinity"),
+    "NodeAffinity": (NodeAffinity,
         "requiredDuringSchedulingIgnoredDuringExecution=1?:NodeSelector "
         "preferredDuringSchedulingIgnoredDuringExecution=2:[]PreferredSchedulingTerm"),
-    "NodeSelector": (None, "nodeSelectorTerms=1:[]NodeSelectorTerm"),
-    "NodeSelectorTerm": (None, "matchExpressions=1:[]NodeSelectorRequirement matchFields=2:[]NodeSelectorRequirement"),
-    "NodeSelectorRequirement": (None, "key=1!:string operator=2!:string values=3:[]string"),
-    "PreferredSchedulingTerm": (None, "weight=1!:int preference=2:NodeSelectorTerm"),
-    "PodAffinity": (None,
+    "NodeSelector": (NodeSelector, "nodeSelectorTerms=1:[]NodeSelectorTerm"),
+    "NodeSelectorTerm": (NodeSelectorTerm, "matchExpressions=1:[]NodeSelectorRequirement matchFields=2:[]NodeSelectorRequirement"),
+    "NodeSelectorRequirement": (NodeSelectorRequirement, "key=1!:string operator=2!:string values=3:[]string"),
+    "PreferredSchedulingTerm": (PreferredSchedulingTerm, "weight=1!:int preference=2:NodeSelectorTerm"),
+    "PodAffinity": (PodAffinity,
         "requiredDuringSchedulingIgnoredDuringExecution=1:[]PodAffinityTerm "
         "preferredDuringSchedulingIgnoredDuringExecution=2:[]WeightedPodAffinityTerm"),
-    "PodAntiAffinity": (None,
+    "PodAntiAffinity": (PodAntiAffinity,
         "requiredDuringSchedulingIgnoredDuringExecution=1:[]PodAffinityTerm "
         "preferredDuringSchedulingIgnoredDuringExecution=2:[]WeightedPodAffinityTerm"),
-    "PodAffinityTerm": (None,
+    "PodAffinityTerm": (PodAffinityTerm,
         "labelSelector=1?:LabelSelector namespaces=2:[]string topologyKey=3!:string "
         "namespaceSelector=4?:LabelSelector matchLabelKeys=5:[]string mismatchLabelKeys=6:[]string"),
-    "WeightedPodAffinityTerm": (None, "weight=1!:int podAffinityTerm=2:PodAffinityTerm"),
+    "WeightedPodAffinityTerm": (WeightedPodAffinityTerm, "weight=1!:int podAffinityTerm=2:PodAffinityTerm"),
     "Toleration": (Toleration, "key=1 operator=2 value=3 effect=4 tolerationSeconds=5?"),
     "HostAlias": (HostAlias, "ip=1! hostnames=2"),
-    "PodDNSConfig": (None, "nameservers=1:[]string searches=2:[]string options=3:[]PodDNSConfigOption"),
-    "PodDNSConfigOption": (None, "name=1:string value=2?:string"),
+    "PodDNSConfig": (PodDNSConfig, "nameservers=1:[]string searches=2:[]string options=3:[]PodDNSConfigOption"),
+    "PodDNSConfigOption": (PodDNSConfigOption, "name=1:string value=2?:string"),
     "PodReadinessGate": (PodReadinessGate, "conditionType=1!"),
-    "TopologySpreadConstraint": (None,
+    "TopologySpreadConstraint": (TopologySpreadConstraint,
         "maxSkew=1!:int topologyKey=2!:string whenUnsatisfiable=3!:string labelSelector=4?:LabelSelector "
         "minDomains=5?:int nodeAffinityPolicy=6?:string nodeTaintsPolicy=7?:string matchLabelKeys=8:[]string"),
-    "PodOS": (None, "name=1!:string"),
-    "PodSchedulingGate": (None, "name=1!:string"),
-    "PodResourceClaim": (None, "name=1!:string resourceClaimName=3?:string resourceClaimTemplateName=4?:string"),
+    "PodOS": (PodOS, "name=1!:string"),
+    "PodSchedulingGate": (PodSchedulingGate, "name=1!:string"),
+    "PodResourceClaim": (PodResourceClaim, "name=1!:string resourceClaimName=3?:string resourceClaimTemplateName=4?:string"),
 
     "PodStatus": (PodStatus,
         "observedGeneration=17 phase=1 conditions=2 message=3 reason=4 nominatedNodeName=11 hostIP=5 "
@@ -135,10 +147,10 @@ PODS = Package(CORE, "v1", {
     "ContainerStateRunning": (ContainerStateRunning, "startedAt=1:Time"),
     "ContainerStateTerminated": (ContainerStateTerminated,
         "exitCode=1! signal=2 reason=3 message=4 startedAt=5:Time finishedAt=6:Time containerID=7"),
-    "VolumeMountStatus": (None, "name=1!:string mountPath=2!:string readOnly=3:bool recursiveReadOnly=4?:string"),
-    "ContainerUser": (None, "linux=1?:LinuxContainerUser"),
-    "LinuxContainerUser": (None, "uid=1!:int gid=2!:int supplementalGroups=3:[]int"),
-    "ResourceStatus": (None, "name=1!:string resources=2:[]ResourceHealth"),
-    "ResourceHealth": (None, "resourceID=1!:string health=2:string"),
-    "PodResourceClaimStatus": (None, "name=1!:string resourceClaimName=2?:string"),
+    "VolumeMountStatus": (VolumeMountStatus, "name=1!:string mountPath=2!:string readOnly=3:bool recursiveReadOnly=4?:string"),
+    "ContainerUser": (ContainerUser, "linux=1?:LinuxContainerUser"),
+    "LinuxContainerUser": (LinuxContainerUser, "uid=1!:int gid=2!:int supplementalGroups=3:[]int"),
+    "ResourceStatus": (ResourceStatus, "name=1!:string resources=2:[]ResourceHealth"),
+    "ResourceHealth": (ResourceHealth, "resourceID=1!:string health=2:string"),
+    "PodResourceClaimStatus": (PodResourceClaimStatus, "name=1!:string resourceClaimName=2?:string"),
 }, kinds=("Pod",))

@@ -4,7 +4,9 @@ message shapes. Numbers are Kubernetes' (k8s.io/apimachinery's ``generated.proto
 
 from __future__ import annotations
 
-from orchestrator.api.meta import LabelSelector, LabelSelectorRequirement, ListMeta, ObjectMeta, OwnerReference
+from orchestrator.api.meta import (
+    Condition, LabelSelector, LabelSelectorRequirement, ListMeta, ManagedFieldsEntry, ObjectMeta, OwnerReference,
+)
 from orchestrator.api.wire.schema import Package
 
 META = Package("k8s.io.apimachinery.pkg.apis.meta.v1", "meta.k8s.io/v1", {
@@ -13,13 +15,13 @@ META = Package("k8s.io.apimachinery.pkg.apis.meta.v1", "meta.k8s.io/v1", {
         "creationTimestamp=8:Time deletionTimestamp=9?:Time deletionGracePeriodSeconds=10? labels=11 "
         "annotations=12 ownerReferences=13 finalizers=14 managedFields=17:[]ManagedFieldsEntry"),
     "OwnerReference": (OwnerReference, "apiVersion=5! kind=1! name=3! uid=4! controller=6? blockOwnerDeletion=7?"),
-    "ManagedFieldsEntry": (None,
+    "ManagedFieldsEntry": (ManagedFieldsEntry,
         "manager=1:string operation=2:string apiVersion=3:string time=4?:Time fieldsType=6:string "
         "fieldsV1=7?:FieldsV1 subresource=8:string"),
     "ListMeta": (ListMeta, "selfLink=1 resourceVersion=2 continue=3 remainingItemCount=4?"),
     "LabelSelector": (LabelSelector, "matchLabels=1 matchExpressions=2"),
     "LabelSelectorRequirement": (LabelSelectorRequirement, "key=1! operator=2! values=3"),
-    "Condition": (None,
+    "Condition": (Condition,
         "type=1!:string status=2!:string observedGeneration=3:int lastTransitionTime=4:Time reason=5!:string "
         "message=6!:string"),
     "DeleteOptions": (None,
