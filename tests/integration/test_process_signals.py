@@ -5,8 +5,9 @@ same two as ``dockyard up`` starts them on this host.
 The figure that matters most is the agent's exit when its server is gone: a stopping agent
 writes its last events, and a request to a server that was killed fails at once, but one to a
 server cut off by the network only after the client's timeout. It took over 5 s; the bound is
-2 s. The agent on the worker runs a crash-looping pod beside a healthy one, so events and status
-writes are in flight when the signal comes.
+2 s (3 s for the server, which first lets requests in flight finish). The agent on the worker
+runs a crash-looping pod beside a healthy one, so events and status writes are in flight when
+the signal comes.
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.docker
 
-#: the bound on every exit after SIGTERM or SIGINT
-PROMPT_SECONDS = 2.0
+#: the bound on an agent's exit after SIGTERM or SIGINT (issue 19)
+AGENT_SECONDS = 2.0
+#: the server's: it gives requests in flight up to uvicorn's 2 s graceful-shutdown timeout (a
+#: heartbeat, a write), then stops its controllers; measured here 0.9-1.8 s on a loaded machine
+SERVER_SECONDS = 3.0
 SIGNALS = [pytest.param(signal.SIGTERM, id="SIGTERM"), pytest.param(signal.SIGINT, id="SIGINT")]
 
 PODS = [{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
@@ -54,9 +58,9 @@ def machines(machine_factory):
     return machines
 
 
-def assert_prompt(what: str, ending: Ending) -> None:
+def assert_prompt(what: str, ending: Ending, bound: float) -> None:
     print(f"\n{what}: {ending}")
-    assert ending.seconds < PROMPT_SECONDS, f"{what}: {ending}"
+    assert ending.seconds < bound, f"{what}: {ending}"
     assert ending.code in (0, None), f"{what}: {ending}"
     assert not ending.orphans, f"{what}: {ending}"
 
@@ -86,7 +90,7 @@ def test_an_agent_whose_server_is_gone_exits_within_2_seconds_of_sigterm(machine
             machines.lan.plug(control)
         machines.start_agent("worker-1")
         machines.wait_for_nodes()
-    assert_prompt(f"agent, server {how.value}, SIGTERM", ending)
+    assert_prompt(f"agent, server {how.value}, SIGTERM", ending, AGENT_SECONDS)
 
 
 @pytest.mark.parametrize("signum", SIGNALS)
@@ -96,7 +100,7 @@ def test_an_agent_stops_promptly(machines, signum):
     finally:
         machines.start_agent("worker-1")
         machines.wait_for_nodes()
-    assert_prompt(f"agent, {signal.Signals(signum).name}", ending)
+    assert_prompt(f"agent, {signal.Signals(signum).name}", ending, AGENT_SECONDS)
 
 
 @pytest.mark.parametrize("signum", SIGNALS)
@@ -111,7 +115,7 @@ def test_the_server_stops_promptly_with_agents_and_watches_connected(machines, s
         watching.kill()
         watching.wait(timeout=10)
         machines.start_server()
-    assert_prompt(f"server, {signal.Signals(signum).name}", ending)
+    assert_prompt(f"server, {signal.Signals(signum).name}", ending, SERVER_SECONDS)
 
 
 # -- the processes `dockyard up` starts ----------------------------------------------------------
@@ -137,4 +141,5 @@ def test_what_dockyard_up_started_stops_promptly(cluster, name, signum):
     finally:
         up = cluster.run_up()  # `up` again restarts what is not running
         assert up.returncode == 0, up.stdout + up.stderr + cluster.logs()
-    assert_prompt(f"{name} of `dockyard up`, {signal.Signals(signum).name}", ending)
+    assert_prompt(f"{name} of `dockyard up`, {signal.Signals(signum).name}", ending,
+                  SERVER_SECONDS if name == SERVER else AGENT_SECONDS)
