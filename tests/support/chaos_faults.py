@@ -6,7 +6,7 @@ and a restart with the same state (the control plane, an agent), ``dockerd`` sto
 port goes down inside the LAN's namespace; the host's own links and rules are never touched),
 ``kubectl drain`` / ``uncordon``, ``kubectl rollout restart``. :func:`play` returns once the fault
 is over (the killed process is back, the machine reconnected); the run then waits for the app to
-recover (:meth:`~tests.support.chaos_run.ChaosCluster.wait_until_healthy`) before the next one.
+recover (:meth:`~tests.support.chaos_cluster.ChaosCluster.wait_until_healthy`) before the next one.
 
 What the faults measure (names in :mod:`tests.support.chaos_figures`):
 
@@ -15,6 +15,8 @@ What the faults measure (names in :mod:`tests.support.chaos_figures`):
 * a machine's loss: from the cable pulled until every replica is Ready on the other machines (the
   node is Unknown after the grace period, its pods evicted after their toleration, replaced and
   probed); and once it is back, until the containers of its evicted pods are gone from it;
+* an engine's restart: until each pod it ran runs again there (every container started anew),
+  and how many were evicted instead (the node is NotReady meanwhile);
 * a control plane's restart: the LIST requests it answered in its first 3 s, none of them the
   run's own (agents and the load's pod watch resume their watches; see ``agent/reflector.py``).
 """
@@ -25,6 +27,7 @@ import re
 import time
 from collections.abc import Callable
 from datetime import datetime
+
 from agent import labels
 from tests.support.chaos_cluster import APP, REPLICAS, ChaosCluster
 from tests.support.chaos_figures import (
