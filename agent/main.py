@@ -233,10 +233,10 @@ def run(config: AgentConfig) -> int:
         if not started:
             raise _StoppedWhileStarting(signum)
         if done.is_set():
-            return  # a second signal while stopping
+            return  # a second signal while stopping (the handler runs in the main thread, re-entered)
+        done.set()
         log.info("signal %s: stopping (containers keep running)", signum)
         started[0].stop()
-        done.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
