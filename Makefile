@@ -4,7 +4,7 @@ PYTHON ?= python3
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: test unit lint tools images demo seed-check bench bench-api bench-pods bench-scheduler bench-scaleup bench-services bench-portforward clean
+.PHONY: test unit lint tools images demo seed-check chaos bench bench-api bench-pods bench-scheduler bench-scaleup bench-services bench-portforward clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -82,3 +82,12 @@ bench-portforward: $(STAMP) images
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
+
+# Chaos under load on separate machines (3 workers, each with its own Docker engine): kill -9 of
+# the control plane and of agents, engine restarts, partitions, drains and rollouts while a client
+# uses the Service and the API; prints the figures' table. CHAOS_ROUNDS rounds of every fault
+# (about 1.5 minutes each); CHAOS_SEED=N plays the schedule of seed N again. Needs root.
+CHAOS_ROUNDS ?= 3
+CHAOS_SEED ?=
+chaos: $(STAMP) images
+	DOCKYARD_CHAOS_ROUNDS=$(CHAOS_ROUNDS) DOCKYARD_CHAOS_SEED=$(CHAOS_SEED) $(PY) -m pytest -q -s -p no:randomly tests/chaos

@@ -94,14 +94,9 @@ class ApiClient:
 
     # -- pods --------------------------------------------------------------------------------
 
-    def _pods_params(self) -> dict:
-        return {"fieldSelector": f"spec.nodeName={self.node_name}"}
-
-    def list_pods(self) -> tuple[list[dict], str]:
-        return self.list("/api/v1/pods", self._pods_params())
-
-    def watch_pods(self, resource_version: str, timeout_seconds: int = 300) -> Iterator[tuple[str, dict]]:
-        return self.watch("/api/v1/pods", resource_version, self._pods_params(), timeout_seconds)
+    def bound_pods(self) -> tuple[str, dict]:
+        """The collection of the pods bound to this node, to list and watch: path and selector."""
+        return "/api/v1/pods", {"fieldSelector": f"spec.nodeName={self.node_name}"}
 
     # -- any collection ----------------------------------------------------------------------
 
@@ -112,8 +107,10 @@ class ApiClient:
 
     def watch(self, path: str, resource_version: str, params: dict | None = None,
               timeout_seconds: int = 300) -> Iterator[tuple[str, dict]]:
-        """(type, object) for every change after ``resource_version``; ends when the server closes
-        the stream. Raises :class:`ApiRejected` with code 410 when the version is too old."""
+        """(type, object) for every change after ``resource_version``, and a BOOKMARK (an object
+        with only the revision to resume from) when the server ends the stream cleanly. Raises
+        :class:`ApiRejected` with code 410 when the version is too old, :class:`ApiUnavailable`
+        when the stream breaks."""
         params = {**(params or {}), "watch": "true", "resourceVersion": resource_version,
                   "allowWatchBookmarks": "true", "timeoutSeconds": str(timeout_seconds)}
         try:

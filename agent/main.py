@@ -7,10 +7,12 @@ register the Node. Then wait, reporting Ready=False as a kubelet without a netwo
 control plane has given the Node a pod CIDR: pod IPs come from it (:mod:`agent.network.ipam`), so
 no pod starts before. Then these loops run side by side:
 
-* **pods** — list the pods bound to this node, then watch from that revision; every watch ends
-  after ``resync_interval`` and the list is taken again (a full resync, as informers do), so
-  nothing a broken stream missed stays missed. Each pod has its own :class:`~agent.pod_worker.PodWorker`
+* **pods** — list the pods bound to this node once, then watch, each watch resumed from the last
+  revision seen (:class:`~agent.reflector.Reflector`): a broken stream or a restarted control plane
+  is watched again, not listed again. Each pod has its own :class:`~agent.pod_worker.PodWorker`
   (:mod:`agent.pod_workers`), made once the Node has its pod CIDR;
+* **sweep** — every ``resync_interval``, what Docker still holds of pods no longer bound here is
+  removed;
 * **docker events** — a container of ours dying wakes its pod's worker at once;
 * **heartbeat** — the Node's conditions every ``heartbeat_interval``;
 * **endpoint** — the authenticated HTTPS endpoint the API server uses for logs and exec;
@@ -19,7 +21,7 @@ no pod starts before. Then these loops run side by side:
 
 Adoption comes for free: a restarted agent lists its pods, each worker reads its containers from
 Docker labels, finds them running with the right spec hash, and leaves them alone. Containers of
-pods the API no longer knows are stopped and removed by the resync.
+pods the API no longer knows are stopped and removed by the sweep.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from agent.node import Heartbeat, NotReady, allocatable, node_object, primary_ip
 from agent.pod_workers import PodWorkers
 from agent.podfiles import PodFiles
 from agent.probes.manager import ProbeManager
+from agent.reflector import Reflector
 from agent.runtime.docker_runtime import DockerRuntime
 from agent.runtime.errors import ContainerRuntimeError
 from agent.runtime.streams import ContainerStreams
@@ -55,6 +58,10 @@ log = logging.getLogger("dockyard.agent")
 
 #: seconds between looks at the Node while waiting for its pod CIDR
 POD_CIDR_POLL = 0.5
+#: how long a stopping agent waits for its last events to be written. A request to a server that
+#: is gone or cut off only fails after the client's timeout (15 s), so this bounds the exit after
+#: SIGTERM: under 2 s (issue 19; it was over 5 s, the flush's old bound, behind a partition)
+SHUTDOWN_FLUSH_SECONDS = 0.5
 
 
 class Agent:
@@ -170,29 +177,21 @@ class Agent:
             self.pods.stop()
         self.endpoint.stop()
         self.prober.stop()
-        self.events.flush()
+        # the last events get out if the server answers; an unreachable one is not waited for
+        self.events.flush(SHUTDOWN_FLUSH_SECONDS)
         self.events.stop()
 
     # -- pods --------------------------------------------------------------------------------
 
     def _pods_loop(self, pods: PodWorkers) -> None:
-        while not self._stop.is_set():
-            try:
-                revision = pods.resync()
-                for kind, pod in self.api.watch_pods(revision, int(self.config.resync_interval)):
-                    if self._stop.is_set():
-                        return
-                    if kind in ("ADDED", "MODIFIED"):
-                        pods.changed(pod)
-                    elif kind == "DELETED":
-                        pods.gone(pod["metadata"]["uid"], check_docker=True)
-            except ApiRejected as error:
-                if error.code != 410:  # 410: the revision is too old; the relist above handles it
-                    log.warning("watching pods: %s", error)
-                    self._stop.wait(1.0)
-            except ApiUnavailable as error:
-                log.warning("API server unreachable (%s); retrying", error)
-                self._stop.wait(2.0)
+        path, params = self.api.bound_pods()
+        threading.Thread(target=self._sweep_loop, args=(pods,), name="sweep", daemon=True).start()
+        Reflector(self.api, path, params=params, replace=pods.replace, apply=pods.apply,
+                  watch_seconds=self.config.resync_interval, retry_seconds=2.0).run(self._stop)
+
+    def _sweep_loop(self, pods: PodWorkers) -> None:
+        while not self._stop.wait(self.config.resync_interval):
+            pods.sweep()
 
     def wake(self, uid: str) -> None:
         if self.pods is not None:
@@ -213,26 +212,47 @@ def _read_host_resolv_conf() -> str:
         return ""
 
 
+class _StoppedWhileStarting(BaseException):
+    """SIGTERM or SIGINT arrived before the agent had started (joining, reaching Docker): there
+    is nothing to stop yet, so the signal ends the start-up where it is."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
 def run(config: AgentConfig) -> int:
-    """``dockyard agent``: run until SIGTERM/SIGINT; exit code 1 with a message on failure to start."""
+    """``dockyard agent``: run until SIGTERM/SIGINT (exit code 0, promptly: the loops stop, the
+    containers keep running); exit code 1 with a message if it cannot start or its loop fails."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns what matters
+    started: list[Agent] = []
+    done = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if not started:
+            raise _StoppedWhileStarting(signum)
+        if done.is_set():
+            return  # a second signal while stopping (the handler runs in the main thread, re-entered)
+        done.set()
+        log.info("signal %s: stopping (containers keep running)", signum)
+        started[0].stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     try:
-        agent = Agent(config)
+        started.append(Agent(config))
     except (JoinError, ContainerRuntimeError, IpCommandFailed, ApiUnavailable, ApiRejected) as error:
         log.error("cannot start the agent for node %s: %s", config.node_name, error)
         return 1
-    done = threading.Event()
-
-    def shutdown(signum: int, frame: FrameType | None) -> None:
-        log.info("signal %s: stopping (containers keep running)", signum)
-        agent.stop()
-        done.set()
-
-    signal.signal(signal.SIGTERM, shutdown)
-    signal.signal(signal.SIGINT, shutdown)
-    runner = threading.Thread(target=agent.run, name="agent", daemon=True)
+    except _StoppedWhileStarting as stopped:
+        log.info("signal %s while starting: stopping", stopped.signum)
+        return 0
+    runner = threading.Thread(target=started[0].run, name="agent", daemon=True)
     runner.start()
     while not done.is_set() and runner.is_alive():
         done.wait(0.5)
+    if not done.is_set():
+        log.error("the agent's main loop ended without being asked to (see the error above); exiting")
+        return 1
     return 0

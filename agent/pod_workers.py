@@ -1,10 +1,12 @@
 """The node's pod workers: one :class:`~agent.pod_worker.PodWorker` per pod uid (the kubelet's ``podWorkers``).
 
 A worker is made when a pod bound here first appears, told of every newer version, and told when
-the pod is gone from the API; it ends by itself once the pod's containers are gone. A resync
-lists the pods again and also finds what Docker, the volumes or the agent's files still hold of
-pods the API no longer knows (an agent restarted after they were deleted), and gives each a worker
-that removes it.
+the pod is gone from the API; it ends by itself once the pod's containers are gone. The pods bound
+here come from a :class:`~agent.reflector.Reflector` (:mod:`agent.main`): a list (:meth:`replace`)
+at start and after a 410, every change after it (:meth:`apply`). A sweep (:meth:`sweep`, after each
+list and every ``--resync-interval``) finds what Docker, the volumes or the agent's files still
+hold of pods the API no longer has here (an agent restarted after they were deleted, a deletion
+handled while Docker was down), and gives each a worker that removes it.
 
 :class:`PodWorkers` exists only once the node can run pods: the control plane has given the Node
 its pod CIDR, from which every sandbox gets its address (:class:`~agent.network.ipam.PodAddresses`).
@@ -37,27 +39,51 @@ class PodWorkers:
             config, ctx, runtime, api, events, prober
         self.addresses, self.files = addresses, files
         self._workers: dict[str, PodWorker] = {}
+        self._bound: dict[str, dict] = {}   # uid -> the pod, as the API last said
+        self._listed = False                 # whether _bound holds a list yet
         self._lock = threading.Lock()
 
-    def resync(self) -> str:
-        """List the pods bound here, start or update their workers, clean up orphans; the
-        revision the list was taken at (to watch from)."""
-        pods, revision = self.api.list_pods()
-        known = {p["metadata"]["uid"] for p in pods}
+    def replace(self, pods: list[dict]) -> None:
+        """The pods bound here, listed: start or update their workers, end those of pods not
+        listed, then sweep."""
+        with self._lock:
+            self._bound = {pod["metadata"]["uid"]: pod for pod in pods}
+            self._listed = True
+            gone = [uid for uid in self._workers if uid not in self._bound]
         for pod in pods:
             self.changed(pod)
-        with self._lock:
-            gone = [uid for uid in self._workers if uid not in known]
         for uid in gone:
             self.gone(uid)
+        self.sweep()
+
+    def apply(self, event: str, pod: dict) -> None:
+        """One change of a pod bound here, from the watch that follows a list."""
+        uid = pod["metadata"]["uid"]
+        with self._lock:
+            if event == "DELETED":
+                self._bound.pop(uid, None)
+            else:
+                self._bound[uid] = pod
+        if event == "DELETED":
+            self.gone(uid, check_docker=True)
+        else:
+            self.changed(pod)
+
+    def sweep(self) -> None:
+        """Give a worker to whatever Docker, the volumes or the files still hold of a pod that is
+        no longer bound here. Not before the first list: every pod would look stray then."""
+        with self._lock:
+            if not self._listed:
+                return
         try:
             leftovers = set(self.runtime.list_pods()) | self.runtime.orphaned_volume_pods() | self.files.pod_uids()
         except ContainerRuntimeError as error:
             log.warning("listing containers: %s", error)
-            leftovers = set()
-        for uid in leftovers - known:
+            return
+        with self._lock:
+            stray = leftovers - set(self._bound)
+        for uid in stray:
             self.gone(uid)
-        return revision
 
     def changed(self, pod: dict) -> None:
         """A pod bound here, new or newer."""

@@ -5,10 +5,10 @@ kube-proxy and CoreDNS each keep an informer cache of these objects; here one
 immutable :class:`NetworkSnapshot` in wire form (plain Kubernetes JSON dicts), so their planning
 functions stay pure and are tested with literal objects.
 
-Each kind has its own thread doing what client-go's reflector does: list, then watch from the
-list's revision; every watch ends after ``resync_seconds`` and the list is taken again, so a change
-a broken stream missed is picked up at the next relist, and a 410 (revision compacted) simply
-relists. Consumers wait on :meth:`ClusterView.wait_for_change` and then take a fresh snapshot:
+Each kind has its own thread running a :class:`~agent.reflector.Reflector`: list once, then watch,
+each watch (``resync_seconds`` long) resumed from the last revision seen, so nothing a broken
+stream or a restarted control plane interrupted is missed and nothing is listed again but after a
+410 (revision compacted). Consumers wait on :meth:`ClusterView.wait_for_change` and then take a fresh snapshot:
 level-triggered, a burst of changes costs one sync. Nothing is served before every kind has been
 listed once (:meth:`synced`): a proxy acting on a half-filled cache would delete the rules of
 every Service it had not seen yet.
@@ -16,13 +16,11 @@ every Service it had not seen yet.
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass
 
-from agent.apiclient import ApiClient, ApiRejected, ApiUnavailable
-
-log = logging.getLogger("dockyard.agent.clusterview")
+from agent.apiclient import ApiClient
+from agent.reflector import Reflector
 
 #: the collections watched, cluster-wide
 PATHS = {"services": "/api/v1/services", "endpoints": "/api/v1/endpoints", "nodes": "/api/v1/nodes"}
@@ -52,8 +50,14 @@ class ClusterView:
         self._snapshot: NetworkSnapshot | None = None
         self._changed = threading.Condition()
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._reflect, args=(kind,), name=f"view-{kind}", daemon=True)
-                         for kind in PATHS]
+        self.reflectors = {kind: self._reflector(kind) for kind in PATHS}
+        self._threads = [threading.Thread(target=reflector.run, args=(self._stop,), name=f"view-{kind}", daemon=True)
+                         for kind, reflector in self.reflectors.items()]
+
+    def _reflector(self, kind: str) -> Reflector:
+        return Reflector(self.api, PATHS[kind], replace=lambda items: self._replace(kind, items),
+                         apply=lambda event, obj: self._apply(kind, event, obj), watch_seconds=self.resync_seconds,
+                         retry_seconds=2.0)
 
     def start(self) -> None:
         for thread in self._threads:
@@ -89,28 +93,13 @@ class ClusterView:
             self._changed.wait_for(lambda: self._generation != seen or self._stop.is_set(), timeout)
             return self._generation
 
-    # -- the reflectors ----------------------------------------------------------------------
+    # -- what the reflectors report --------------------------------------------------------
 
-    def _reflect(self, kind: str) -> None:
-        path = PATHS[kind]
-        while not self._stop.is_set():
-            try:
-                items, revision = self.api.list(path)
-                self._replace(kind, items)
-                for event, obj in self.api.watch(path, revision, timeout_seconds=int(self.resync_seconds)):
-                    if self._stop.is_set():
-                        return
-                    if event in ("ADDED", "MODIFIED"):
-                        self._put(kind, obj)
-                    elif event == "DELETED":
-                        self._delete(kind, obj)
-            except ApiRejected as error:
-                if error.code != 410:  # 410: too old a revision; the relist is the cure
-                    log.warning("watching %s: %s", kind, error)
-                    self._stop.wait(1.0)
-            except ApiUnavailable as error:
-                log.warning("API server unreachable while watching %s (%s); retrying", kind, error)
-                self._stop.wait(2.0)
+    def _apply(self, kind: str, event: str, obj: dict) -> None:
+        if event in ("ADDED", "MODIFIED"):
+            self._put(kind, obj)
+        elif event == "DELETED":
+            self._delete(kind, obj)
 
     def _replace(self, kind: str, items: list[dict]) -> None:
         fresh = {_key(obj): obj for obj in items}

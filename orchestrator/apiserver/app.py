@@ -38,7 +38,7 @@ from orchestrator.apiserver import discovery, health, openapi, protobuf
 from orchestrator.apiserver.auth import ANONYMOUS_GET_PATHS, PUBLIC_PATHS, authorize_request, bearer_token
 from orchestrator.apiserver.handlers import ResourceHandlers, json_response
 from orchestrator.apiserver.join import JoinEndpoint
-from orchestrator.apiserver.metrics import Metrics
+from orchestrator.apiserver.metrics import Metrics, reported_verb
 from orchestrator.apiserver.requestinfo import resolve
 from orchestrator.apiserver.routing import Target, parse_resource_path
 from orchestrator.cluster.identity import Identity, anonymous_identity
@@ -91,7 +91,13 @@ class ApiServerApp:
             internal = errors.internal("an internal error occurred; see the server log for details")
             response = json_response(internal.to_status(), internal.code)
         response = protobuf.answer(request.headers.get("accept"), response)
-        self.metrics.observe(request.method, resource, response.status_code, time.perf_counter() - started)
+        # a resource request left its resolved self on its state, refused or not: the labels
+        # kube-apiserver gives it (LIST, WATCH; the resource of a 404 too) come from there
+        info = getattr(request.state, "request_info", None)
+        if info is not None:
+            resource = info.target.rk.plural
+        self.metrics.observe(reported_verb(request.method, info), resource, response.status_code,
+                             time.perf_counter() - started)
         return response
 
     @staticmethod
@@ -142,6 +148,7 @@ class ApiServerApp:
             return _found(discovery.api_resource_list(f"{segments[1]}/{segments[2]}")), "nonresource"
         target = _resource_target(segments)
         info = resolve(request.method, target, request.query_params)
+        request.state.request_info = info
         authorized = authorize_request(request.state.identity, info, self.handlers.api)
         return await self.handlers.handle(request, authorized), target.rk.plural
 

@@ -169,10 +169,12 @@ class ResourceHandlers:
         query = request.query_params
         timeout = _timeout_seconds(query)
         as_table = wants_table(request.headers.get("accept"))
+        # a Table row cannot carry a bookmark's bare revision; kubectl's `get -w` asks for none
+        bookmarks = query.get("allowWatchBookmarks") in ("true", "1") and not as_table
         watch = self.hub.open(target.rk, target.namespace, options)
 
         async def lines() -> AsyncIterator[str]:
-            async for event in watch.stream(query.get("resourceVersion"), timeout):
+            async for event in watch.stream(query.get("resourceVersion"), timeout, bookmarks=bookmarks):
                 obj = event.object
                 if as_table and event.type != "ERROR":
                     obj = self._table(request, target, [obj], obj["metadata"]["resourceVersion"])

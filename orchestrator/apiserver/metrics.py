@@ -1,7 +1,8 @@
 """Prometheus metrics for the API server, in the text exposition format (no client library).
 
 Named after the kube-apiserver's own series so dashboards people know keep meaning the same:
-``apiserver_request_total{verb,resource,code}``, ``apiserver_request_duration_seconds`` (a
+``apiserver_request_total{verb,resource,code}`` (``verb`` as kube-apiserver reports it:
+:func:`reported_verb`), ``apiserver_request_duration_seconds`` (a
 histogram), ``apiserver_registered_watchers``, plus ``dockyard_store_revision``; the process
 adds its controllers' series (client-go's ``workqueue_*``).
 """
@@ -11,7 +12,26 @@ from __future__ import annotations
 import threading
 from collections import Counter, defaultdict
 
+from orchestrator.apiserver.requestinfo import RequestInfo, Verb
+
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+#: the label kube-apiserver gives a resource request's verb where it is not the HTTP method's
+_REPORTED = {Verb.LIST: "LIST", Verb.WATCH: "WATCH", Verb.DELETE_COLLECTION: "DELETECOLLECTION"}
+
+
+def reported_verb(method: str, info: RequestInfo | None) -> str:
+    """The ``verb`` label of a request, as kube-apiserver's metrics give it: the HTTP method,
+    except that a GET of a collection is ``LIST``, a GET with ``?watch=true`` ``WATCH``, a DELETE
+    of a collection ``DELETECOLLECTION`` and an ``exec``/``attach`` ``CONNECT``. So
+    ``apiserver_request_total{verb="LIST"}`` counts relists, the figure a client that resumes its
+    watches after a restart keeps low."""
+    if info is None:
+        return method.upper()
+    if info.stream is not None:
+        return "CONNECT"
+    return _REPORTED.get(info.verb, method.upper())
 
 
 class Metrics:

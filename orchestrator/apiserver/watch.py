@@ -9,8 +9,13 @@ DELETED, as Kubernetes' watch cache does.
 A watch starts from a resourceVersion: unset or ``0`` first replays the current state as ADDED
 events, ``N`` replays the log after ``N`` (410 Expired when the store no longer has it). The live
 subscription opens *before* the replay is read, and events are de-duplicated by revision, so
-nothing falls into the gap. Each watch has a bounded queue; a client that cannot keep up is sent
-an ERROR event with a 410 Status and dropped, and must list again, as with Kubernetes.
+nothing falls into the gap. A watch that asked for bookmarks (``allowWatchBookmarks``) gets one as
+its last event when it ends cleanly (its ``timeoutSeconds`` ran out, or the server is shutting
+down): a BOOKMARK carries only the revision every earlier event of the store has been weighed at,
+so the client resumes from there rather than from its last *selected* event, which may be far
+behind, and the replay it then asks for is short. Each watch has a bounded queue; a client that
+cannot keep up is sent an ERROR event with a 410 Status and dropped, and must list again, as with
+Kubernetes.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ MAX_PENDING = 10_000
 
 @dataclass(frozen=True)
 class WatchEvent:
-    type: str  # ADDED, MODIFIED, DELETED, ERROR
+    type: str  # ADDED, MODIFIED, DELETED, ERROR, BOOKMARK
     object: dict
 
 
@@ -96,25 +101,31 @@ class Watch:
             self.queue = asyncio.Queue(1)
             self.queue.put_nowait(None)
 
-    async def stream(self, since: str | None, timeout: float | None) -> AsyncIterator[WatchEvent]:
-        """Replay from ``since``, then follow live events until the timeout or the client leaves."""
+    async def stream(self, since: str | None, timeout: float | None, *, bookmarks: bool = False
+                     ) -> AsyncIterator[WatchEvent]:
+        """Replay from ``since``, then follow live events until the timeout or the client leaves;
+        with ``bookmarks``, a clean end is announced by a BOOKMARK (see the module docstring)."""
         self.hub.watches.add(self)
         try:
+            if self.hub.closing:
+                return  # opened on a kept-alive connection while the server stops: see WatchHub.close_all
             for initial in self._replay(since):
                 yield initial
             loop = asyncio.get_running_loop()
             deadline = loop.time() + timeout if timeout else None
             while True:
-                remaining = deadline - loop.time() if deadline else None
-                if remaining is not None and remaining <= 0:
-                    return
+                remaining = max(0.0, deadline - loop.time()) if deadline else None
                 try:
                     event = await asyncio.wait_for(self.queue.get(), remaining)
                 except asyncio.TimeoutError:
+                    if bookmarks:
+                        yield self._bookmark()
                     return
                 if event is None:
                     if not self.closing:
                         yield _expired_event("the watcher fell too far behind; list again and watch from there")
+                    elif bookmarks:
+                        yield self._bookmark()
                     return
                 if event.revision <= self.after:
                     continue
@@ -123,6 +134,11 @@ class Watch:
                     yield translated
         finally:
             self.hub.watches.discard(self)
+
+    def _bookmark(self) -> WatchEvent:
+        """Every store event up to ``after`` has been weighed for this watch: resume from there."""
+        return WatchEvent("BOOKMARK", {"kind": self.rk.kind, "apiVersion": self.rk.api_version,
+                                       "metadata": {"resourceVersion": str(self.after)}})
 
     def _replay(self, since: str | None) -> list[WatchEvent]:
         api = self.hub.api
@@ -158,6 +174,7 @@ class WatchHub:
     def __init__(self, api: ObjectAPI) -> None:
         self.api = api
         self.watches: set[Watch] = set()
+        self.closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -170,7 +187,12 @@ class WatchHub:
             self._unsubscribe()
 
     def close_all(self) -> None:
-        """End every open watch (on the event loop's thread), so none holds a stopping server."""
+        """End every open watch (on the event loop's thread), so none holds a stopping server;
+        and every watch opened from now on at once. A client whose watch ended opens the next
+        one at once, on the same kept-alive connection, which the server still answers until its
+        own shutdown reaches that connection: such a watch would hold the server for its whole
+        graceful-shutdown timeout (2 s more on every SIGTERM with agents connected)."""
+        self.closing = True
         for watch in list(self.watches):
             watch.close()
 

@@ -15,7 +15,10 @@ taken by the pure functions of :mod:`orchestrator.controllers.nodehealth`:
    how a transition is noticed (``NodeNotReady`` / ``NodeReady`` Events on the node), so a
    restarted control plane neither misses nor repeats one.
 3. **Pods.** While the node is Unknown its pods are marked not Ready (their agent cannot say so
-   any more; Services stop sending them traffic). Each pod whose toleration window for the
+   any more; Services stop sending them traffic). When its agent reports the node NotReady (its
+   Docker engine is down, say), they are marked once, on that transition, as Kubernetes'
+   ``MarkPodsNotReady`` does: the agent cannot see its containers either, and keeps writing the
+   pods' status itself, so it may set them Ready again without being overruled. Each pod whose toleration window for the
    NoExecute taints has run out is deleted, after a ``TaintManagerEviction`` Event
    "Marking for deletion Pod default/x".
 
@@ -128,11 +131,12 @@ class NodeLifecycleController(Controller[str]):
             node = self.client.update(NODE, None, name,
                                       {**node, "spec": {**node.get("spec", {}), "taints": wanted or None}})
         was_unhealthy = had_unhealthy_taint(taints)
-        if plan.health is not NodeHealth.READY and not was_unhealthy:
+        turned_unhealthy = plan.health is not NodeHealth.READY and not was_unhealthy
+        if turned_unhealthy:
             self._node_event(node, NodeReason.NODE_NOT_READY)
         elif plan.health is NodeHealth.READY and was_unhealthy:
             self._node_event(node, NodeReason.NODE_READY)
-        evict_after = self._sync_pods(node, plan.health, wanted, now)
+        evict_after = self._sync_pods(node, wanted, now, mark=plan.health is NodeHealth.UNKNOWN or turned_unhealthy)
         waits = [w for w in (plan.recheck_after, evict_after) if w is not None]
         return min(waits) if waits else None
 
@@ -144,8 +148,9 @@ class NodeLifecycleController(Controller[str]):
         self.node_events.record(node, EventType.NORMAL, reason,
                                 f"Node {node['metadata']['name']} status is now: {reason.value}")
 
-    def _sync_pods(self, node: dict, health: NodeHealth, taints: list[dict], now: datetime) -> float | None:
-        """Mark and evict the node's pods; returns seconds until the next eviction falls due."""
+    def _sync_pods(self, node: dict, taints: list[dict], now: datetime, *, mark: bool) -> float | None:
+        """Evict the node's pods whose toleration ran out, and (``mark``) mark the others not Ready;
+        returns seconds until the next eviction falls due."""
         if not any(t.get("effect") == TaintEffect.NO_EXECUTE.value for t in taints):
             return None  # the common case, a healthy node: no need to read its pods
         next_due: float | None = None
@@ -158,7 +163,7 @@ class NodeLifecycleController(Controller[str]):
                 continue
             if due is not None:
                 next_due = due if next_due is None else min(next_due, due)
-            if health is NodeHealth.UNKNOWN:
+            if mark:
                 self._mark_not_ready(pod, now)
         return next_due
 

@@ -16,9 +16,11 @@ and puts the ``kubernetes`` and ``kube-dns`` Services with their endpoints in pl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 from types import FrameType
-from typing import Callable
+from typing import Callable, Iterator
 from dataclasses import dataclass, field
 
 import uvicorn
@@ -179,11 +181,18 @@ class ControlPlane:
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server, which also ends the open watches as soon as it is told to stop.
+    """uvicorn's server, which also ends the open watches as soon as it is told to stop, and
+    lets the control plane finish its own shutdown.
 
     uvicorn's graceful shutdown waits (up to its timeout) for open requests to finish, and a
     watch never does by itself: without this, every ``kubectl get -w`` would hold a stopping
     server for the whole timeout. kube-apiserver likewise closes watches when it shuts down.
+
+    uvicorn also raises the signal that stopped it again once it has stopped, with the default
+    handlers back: SIGTERM then killed the process before :meth:`ControlPlane.serve` could stop
+    the controllers and close the store, and SIGINT ended in a KeyboardInterrupt traceback. A
+    stop that was asked for is a clean exit (code 0, as kube-apiserver's), so the signals are
+    taken here and not raised again.
     """
 
     def __init__(self, config: uvicorn.Config, *, on_exit: Callable[[], object]) -> None:
@@ -191,8 +200,19 @@ class _Server(uvicorn.Server):
         self._on_exit = on_exit
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if not self.should_exit:
+            log.info("signal %s: stopping", sig)
         self._on_exit()
         super().handle_exit(sig, frame)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        previous = {signum: signal.signal(signum, self.handle_exit) for signum in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
 
 def run(config: ServerConfig) -> None:

@@ -61,6 +61,9 @@ def test_health_version_and_metrics(control_plane):
         assert anonymous.get("/metrics").status_code == 401
     with control_plane.client() as http:
         http.get("/api/v1/namespaces/default/pods")
+        http.get("/api/v1/namespaces/default/pods/nope")
         metrics = http.get("/metrics").text
-    assert 'apiserver_request_total{verb="GET",resource="pods",code="200"}' in metrics
+    # the verb as kube-apiserver reports it: a collection's GET is a LIST
+    assert 'apiserver_request_total{verb="LIST",resource="pods",code="200"}' in metrics
+    assert 'apiserver_request_total{verb="GET",resource="pods",code="404"}' in metrics
     assert "dockyard_store_revision" in metrics

@@ -153,6 +153,19 @@ class Lan:
         self.machines.append(machine)
         return machine
 
+    def port(self, machine: Machine) -> str:
+        """The switch's end of ``machine``'s cable (the veth peer of its uplink)."""
+        return f"{PREFIX}{self.tag}p{self.machines.index(machine) + 1}"
+
+    def unplug(self, machine: Machine) -> None:
+        """Cut ``machine`` off the LAN, as a pulled cable does: the switch's port goes down, so
+        what it sends is lost and nothing reaches it; its processes, addresses and routes stay."""
+        sh("ip", "-n", self.netns, "link", "set", self.port(machine), "down")
+
+    def plug(self, machine: Machine) -> None:
+        """Connect ``machine`` again after :meth:`unplug`."""
+        sh("ip", "-n", self.netns, "link", "set", self.port(machine), "up")
+
     def remove(self) -> None:
         """Delete every namespace of the LAN, and with them every link, route and rule in them.
         A namespace some process still holds vanishes from ``ip netns`` at once and from the

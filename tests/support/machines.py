@@ -140,6 +140,7 @@ class SeparateMachines:
     engines: dict[str, MachineEngine] = field(default_factory=dict)
     server: subprocess.Popen | None = None
     agents: dict[str, subprocess.Popen] = field(default_factory=dict)
+    join: list[str] = field(default_factory=list)   # the agents' command, as `dockyard token create` printed it
     timings: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -220,10 +221,10 @@ class SeparateMachines:
                             for name in self.worker_names]:
                 started.result()
         self._wait_for_server(control, timeout)
-        join = self._join_command(control)
+        self.join = self._join_command(control)
         for name in self.worker_names:
-            self._start_agent(self.machine(name), join)
-        self._wait_for_nodes(timeout)
+            self._start_agent(self.machine(name), self.join)
+        self.wait_for_nodes(timeout)
         self.timings["set up"] = time.monotonic() - began
         return self
 
@@ -264,13 +265,14 @@ class SeparateMachines:
     def _start_agent(self, machine: Machine, join: list[str]) -> None:
         home = self.root / machine.name
         tmp = home / "tmp"
-        tmp.mkdir(parents=True)
+        tmp.mkdir(parents=True, exist_ok=True)
         argv = [*join, "--node-name", machine.name, "--node-ip", machine.address,
                 "--state-dir", str(home / "agent"), *self.agent_args]
         env = {**os.environ, "DOCKER_HOST": self.engines[machine.name].url, "TMPDIR": str(tmp)}
         self.agents[machine.name] = self._spawn(machine.name, machine.command(*argv), env)
 
-    def _wait_for_nodes(self, timeout: float) -> None:
+    def wait_for_nodes(self, timeout: float = 120) -> None:
+        """Until every worker's Node is Ready; fails at once if an agent has exited."""
         kubectl = self.kubectl()
 
         def all_ready() -> bool:
@@ -290,6 +292,41 @@ class SeparateMachines:
     def _spawn(self, name: str, argv: list[str], env: Mapping[str, str]) -> subprocess.Popen:
         with open(self.logs_dir() / f"{name}.log", "ab") as log:
             return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+    # -- crashes and restarts (what the chaos tests play) --------------------------------------
+
+    def kill_server(self) -> None:
+        """``kill -9`` the control plane, as a crash or the OOM killer does."""
+        kill_processes([self.server] if self.server is not None else [])
+
+    def start_server(self, timeout: float = 120) -> None:
+        """Start ``dockyard server`` again on its state dir, as a user (or systemd) does after a crash."""
+        control = self.machine(CONTROL)
+        self._spawn_server(control)
+        self._wait_for_server(control, timeout)
+
+    def kill_agent(self, name: str) -> None:
+        kill_processes([self.agents[name]])
+
+    def start_agent(self, name: str, wait: bool = True, timeout: float = 60) -> None:
+        """Run the machine's join command again (the agent finds its node token in its state
+        dir); with ``wait``, until the agent says it is ready (its loops and signal handlers run)."""
+        log = self.logs_dir() / f"{name}.log"
+        offset = log.stat().st_size if log.exists() else 0
+        self._start_agent(self.machine(name), self.join)
+        if not wait:
+            return
+        ready = f"node {name} ready (".encode()
+
+        def started() -> bool:
+            agent = self.agents[name]
+            if agent.poll() is not None:
+                raise AssertionError(f"the agent on {name} exited with {agent.returncode}:\n{self.logs()}")
+            with open(log, "rb") as text:
+                text.seek(offset)
+                return ready in text.read()
+
+        wait_for(f"the agent on {name} to start", started, explain=self.logs, timeout=timeout, every=0.2)
 
     # -- teardown ----------------------------------------------------------------------------
 
@@ -337,6 +374,14 @@ def stop_processes(processes: list[subprocess.Popen], grace: float = 15) -> None
         try:
             process.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+
+def kill_processes(processes: list[subprocess.Popen]) -> None:
+    """SIGKILL to processes we started (each in its own session, with whatever they started)."""
+    for process in processes:
+        if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
 

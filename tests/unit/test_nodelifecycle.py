@@ -285,6 +285,28 @@ def test_agent_reporting_not_ready_gets_the_not_ready_taint(api):
         ("node.kubernetes.io/not-ready", "NoSchedule"), ("node.kubernetes.io/not-ready", "NoExecute")]
 
 
+def test_an_agent_reporting_not_ready_has_its_pods_marked_not_ready_once(api):
+    """Its Docker engine is down, say: Services must stop sending its pods traffic at once, as in
+    Kubernetes, not after the grace period. The agent, which is alive, may set them Ready again
+    (its engine is back) while the node is still tainted: it is not overruled."""
+    clock = Clock()
+    controller = drive(NodeLifecycleController, api, grace_seconds=GRACE, clock=clock)
+    pod = running_pod(api, "web", tolerations=[{"operator": "Exists"}])  # stays, whatever the taints
+    heartbeat(api, at(5), status="False")
+    clock.now = at(6)
+    controller.reconcile("node-1")
+    marked = api.get(POD, "default", "web")
+    assert [c["status"] for c in marked["status"]["conditions"] if c["type"] == "Ready"] == ["False"]
+    assert ("web", "NodeNotReady", "Node is not ready") in reasons(api)
+
+    api.update(POD, "default", "web", {**marked, "status": pod["status"]}, subresource="status")  # the agent
+    heartbeat(api, at(7), status="False")
+    clock.now = at(8)
+    controller.reconcile("node-1")
+    again = api.get(POD, "default", "web")
+    assert [c["status"] for c in again["status"]["conditions"] if c["type"] == "Ready"] == ["True"]
+
+
 def test_a_restarted_control_plane_gives_every_node_a_full_grace_period(api):
     clock = Clock()
     clock.now = at(3600)  # the node's last heartbeat is an hour old: the control plane was down

@@ -82,3 +82,49 @@ def test_closing_ends_a_waiting_watch_cleanly():
 
     events, took = asyncio.run(scenario())
     assert events == [] and took < 0.5
+
+
+def follow_until_end(watch, since: str, *, timeout: float, bookmarks: bool, close_after: float | None = None,
+                     offer: list[StoredEvent] = ()):
+    """The events of ``watch.stream`` from ``since``; ``offer`` arrives live, and the server closes
+    the watch after ``close_after`` seconds if given."""
+    async def scenario():
+        watch.hub.watches.add(watch)
+        for stored in offer:
+            watch.offer(stored)
+        if close_after is not None:
+            asyncio.get_running_loop().call_later(close_after, watch.hub.close_all)
+        return [e async for e in watch.stream(since, timeout=timeout, bookmarks=bookmarks)]
+
+    return asyncio.run(scenario())
+
+
+def test_a_watch_that_times_out_ends_with_a_bookmark_at_the_last_revision_it_weighed():
+    """Events it did not select still move the bookmark: the client resumes after them."""
+    watch = make_watch("app=web")
+    web, other = obj({"app": "web"}), obj({"app": "db"})
+    events = follow_until_end(watch, "1", timeout=0.2, bookmarks=True,
+                              offer=[event(EventType.ADDED, web, revision=3),
+                                     event(EventType.ADDED, other, revision=9)])
+    assert [e.type for e in events] == ["ADDED", "BOOKMARK"]
+    assert events[-1].object == {"kind": "Pod", "apiVersion": "v1", "metadata": {"resourceVersion": "9"}}
+
+
+def test_a_watch_the_server_closes_ends_with_a_bookmark_too():
+    watch = make_watch("")
+    events = follow_until_end(watch, "4", timeout=30, bookmarks=True, close_after=0.05)
+    assert [(e.type, e.object["metadata"]["resourceVersion"]) for e in events] == [("BOOKMARK", "4")]
+
+
+def test_no_bookmark_unless_asked_for():
+    assert follow_until_end(make_watch(""), "4", timeout=0.1, bookmarks=False) == []
+    assert follow_until_end(make_watch(""), "4", timeout=30, bookmarks=False, close_after=0.05) == []
+
+
+def test_a_watch_opened_while_the_server_stops_ends_at_once():
+    """A client whose watch was closed opens the next on its kept-alive connection: that one must
+    not hold the stopping server for its graceful-shutdown timeout."""
+    watch = make_watch("")
+    watch.hub.close_all()
+    again = watch.hub.open(POD, "default", ListOptions())
+    assert follow_until_end(again, "0", timeout=30, bookmarks=True) == []
