@@ -157,7 +157,9 @@ class ApiClient:
         try:
             self.request("DELETE", f"/api/v1/namespaces/{meta['namespace']}/pods/{meta['name']}", body=body)
         except ApiRejected as error:
-            if error.code not in (404, 409):
+            # 404: gone; 409: a new pod of the name; 403: the node authorizer relates no pod of
+            # that name to this node any more (gone, or a new one bound elsewhere) — done either way
+            if error.code not in (403, 404, 409):
                 raise
 
     # -- what pods read ----------------------------------------------------------------------
